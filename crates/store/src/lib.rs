@@ -1,0 +1,251 @@
+//! The keyspace: every database's keys, split into independently locked stripes.
+//!
+//! A request runs on the worker that received it; it hashes its key once
+//! ([`Keyspace::hash`]), locks that key's stripe ([`Keyspace::stripe`]), executes, and unlocks.
+//! With at least 64 stripes per worker two workers rarely want the same stripe, and a lock is
+//! held for the few hundred nanoseconds of one command, so striping costs an uncontended
+//! futex pair per command and no thread hand-off.
+//!
+//! Commands with several keys lock their stripes in ascending index order
+//! ([`Keyspace::lock_stripes`]), which rules out deadlock between two such commands.
+//!
+//! Time is passed in by the caller (Unix milliseconds), never read here: the server reads the
+//! clock once per loop turn, and tests drive expiry with any clock they like.
+
+mod stripe;
+mod value;
+
+pub use stripe::Stripe;
+pub use value::{Entry, Value};
+
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard};
+
+/// All databases of a node.
+pub struct Keyspace {
+    stripes: Box<[Mutex<Stripe>]>,
+    mask: usize,
+    hasher: foldhash::fast::FixedState,
+    databases: usize,
+}
+
+/// Samples per database per stripe in one active-expiry round (Redis's
+/// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP` is 20).
+const EXPIRE_SAMPLES: usize = 20;
+
+impl Keyspace {
+    /// A keyspace of `databases` databases with at least `min_stripes` stripes (rounded up to
+    /// a power of two, so a stripe is picked with a mask).
+    pub fn new(databases: usize, min_stripes: usize) -> Self {
+        let n = min_stripes.max(1).next_power_of_two();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        let hasher = foldhash::fast::FixedState::with_seed(seed);
+        let stripes =
+            (0..n).map(|i| Mutex::new(Stripe::new(databases, seed ^ (i as u64 + 1) * 0x9e37_79b9))).collect();
+        Keyspace { stripes, mask: n - 1, hasher, databases }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn stripe_count(&self) -> usize {
+        self.stripes.len()
+    }
+
+    /// The key's hash, used both to choose its stripe and to probe that stripe's table.
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Index of the stripe that holds keys with this hash. The table inside a stripe indexes
+    /// by the low bits, so the stripe is chosen from the high bits to keep the two independent.
+    pub fn stripe_index(&self, hash: u64) -> usize {
+        (hash >> 40) as usize & self.mask
+    }
+
+    /// Locks the stripe holding keys with this hash.
+    pub fn stripe(&self, hash: u64) -> MutexGuard<'_, Stripe> {
+        lock(&self.stripes[self.stripe_index(hash)])
+    }
+
+    /// Locks every stripe that any of `hashes` maps to, once each, in ascending order, and
+    /// returns the guards with their indexes (sorted by index).
+    pub fn lock_stripes(&self, hashes: &[u64]) -> Vec<(usize, MutexGuard<'_, Stripe>)> {
+        let mut idx: Vec<usize> = hashes.iter().map(|&h| self.stripe_index(h)).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| (i, lock(&self.stripes[i]))).collect()
+    }
+
+    /// Runs `f` on each stripe in turn, holding only that stripe's lock.
+    pub fn for_each_stripe(&self, mut f: impl FnMut(&mut Stripe)) {
+        for s in self.stripes.iter() {
+            f(&mut lock(s));
+        }
+    }
+
+    /// Keys in `db` (DBSIZE).
+    pub fn len(&self, db: usize) -> usize {
+        let mut n = 0;
+        self.for_each_stripe(|s| n += s.len(db));
+        n
+    }
+
+    /// Empties one database (FLUSHDB) or, with `None`, all of them (FLUSHALL).
+    pub fn flush(&self, db: Option<usize>) {
+        self.for_each_stripe(|s| match db {
+            Some(db) => s.clear(db),
+            None => (0..self.databases).for_each(|d| s.clear(d)),
+        });
+    }
+
+    /// Active expiry for the stripes that `worker` of `workers` owns (stripe index modulo
+    /// workers), so each worker sweeps its share on its own timer and no stripe is swept
+    /// twice. A stripe is re-sampled while more than a quarter of its samples had expired,
+    /// at most `max_rounds` times. Returns the number of keys removed.
+    pub fn active_expire(&self, worker: usize, workers: usize, now_ms: u64, max_rounds: usize) -> usize {
+        let mut removed = 0;
+        for s in self.stripes.iter().skip(worker).step_by(workers.max(1)) {
+            let mut s = lock(s);
+            for _ in 0..max_rounds {
+                let (seen, gone) = s.expire_sample(now_ms, EXPIRE_SAMPLES);
+                removed += gone;
+                if seen == 0 || gone * 4 <= seen {
+                    break;
+                }
+            }
+        }
+        removed
+    }
+
+    /// (expired_keys, used_memory_dataset) summed over stripes.
+    pub fn stats(&self) -> (u64, usize) {
+        let (mut expired, mut bytes) = (0, 0);
+        self.for_each_stripe(|s| {
+            expired += s.expired;
+            bytes += s.bytes;
+        });
+        (expired, bytes)
+    }
+
+    /// (keys, keys with expiry) per database, for INFO keyspace.
+    pub fn db_counts(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.databases];
+        self.for_each_stripe(|s| {
+            for (db, c) in out.iter_mut().enumerate() {
+                let (k, v) = s.counts(db);
+                c.0 += k;
+                c.1 += v;
+            }
+        });
+        out
+    }
+}
+
+/// Locks a stripe. A panic while a stripe was held poisons its mutex; the stripe's tables are
+/// still structurally sound (each mutation completes before the next begins), so later
+/// commands keep using it rather than taking the node down.
+fn lock(m: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(ks: &Keyspace, db: usize, key: &[u8], v: &[u8], exp: u64, now: u64) {
+        let h = ks.hash(key);
+        ks.stripe(h).set(db, h, key, Value::string(v), exp, now);
+    }
+
+    fn get(ks: &Keyspace, db: usize, key: &[u8], now: u64) -> Option<Value> {
+        let h = ks.hash(key);
+        ks.stripe(h).get(db, h, key, now).map(|e| e.value.clone())
+    }
+
+    #[test]
+    fn stripes_are_a_power_of_two_at_least_the_minimum() {
+        assert_eq!(Keyspace::new(16, 100).stripe_count(), 128);
+        assert_eq!(Keyspace::new(16, 128).stripe_count(), 128);
+    }
+
+    #[test]
+    fn databases_are_separate() {
+        let ks = Keyspace::new(16, 64);
+        put(&ks, 0, b"k", b"zero", 0, 1);
+        put(&ks, 3, b"k", b"three", 0, 1);
+        assert_eq!(get(&ks, 0, b"k", 1), Some(Value::Raw(b"zero"[..].into())));
+        assert_eq!(get(&ks, 3, b"k", 1), Some(Value::Raw(b"three"[..].into())));
+        assert_eq!(get(&ks, 1, b"k", 1), None);
+        ks.flush(Some(0));
+        assert_eq!(get(&ks, 0, b"k", 1), None);
+        assert_eq!(ks.len(3), 1);
+        ks.flush(None);
+        assert_eq!(ks.len(3), 0);
+    }
+
+    #[test]
+    fn a_key_expires_lazily_at_its_time_and_not_before() {
+        let ks = Keyspace::new(1, 64);
+        put(&ks, 0, b"k", b"v", 1_000, 0);
+        assert!(get(&ks, 0, b"k", 999).is_some());
+        assert!(get(&ks, 0, b"k", 1_000).is_none());
+        assert_eq!(ks.stats().0, 1);
+        assert_eq!(ks.len(0), 0);
+    }
+
+    #[test]
+    fn active_expiry_removes_expired_keys_without_access() {
+        let ks = Keyspace::new(1, 64);
+        for i in 0..2_000u32 {
+            put(&ks, 0, format!("k{i}").as_bytes(), b"v", if i % 2 == 0 { 500 } else { 0 }, 0);
+        }
+        let mut removed = 0;
+        for _ in 0..100 {
+            removed += ks.active_expire(0, 1, 600, 16);
+        }
+        assert_eq!(removed, 1_000);
+        assert_eq!(ks.len(0), 1_000);
+        assert_eq!(ks.db_counts()[0], (1_000, 0));
+    }
+
+    #[test]
+    fn workers_sweep_disjoint_stripes() {
+        let ks = Keyspace::new(1, 64);
+        for i in 0..500u32 {
+            put(&ks, 0, format!("k{i}").as_bytes(), b"v", 10, 0);
+        }
+        let mut removed = 0;
+        for _ in 0..50 {
+            removed += ks.active_expire(0, 2, 20, 16);
+        }
+        assert!(removed < 500 && removed > 0, "worker 0 of 2 swept {removed}");
+        for _ in 0..50 {
+            removed += ks.active_expire(1, 2, 20, 16);
+        }
+        assert_eq!(removed, 500);
+    }
+
+    #[test]
+    fn overwriting_keeps_memory_accounting_balanced() {
+        let ks = Keyspace::new(1, 64);
+        put(&ks, 0, b"k", b"a-long-enough-value", 5, 0);
+        put(&ks, 0, b"k", b"x", 0, 0);
+        let h = ks.hash(b"k");
+        ks.stripe(h).remove(0, h, b"k", 0);
+        assert_eq!(ks.stats().1, 0);
+    }
+
+    #[test]
+    fn lock_stripes_dedups_and_orders() {
+        let ks = Keyspace::new(1, 64);
+        let hashes: Vec<u64> = [b"a", b"b", b"a"].iter().map(|k| ks.hash(*k)).collect();
+        let guards = ks.lock_stripes(&hashes);
+        assert!(guards.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(guards.len() <= 2);
+    }
+}

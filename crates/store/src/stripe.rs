@@ -1,0 +1,190 @@
+//! One stripe of the keyspace: a hash table per database, behind the stripe's lock.
+//!
+//! Tables are `IndexMap`s: entries live in a dense vector, so a uniformly random key is one
+//! index away. Active expiry samples that way (as Redis samples its dict), and eviction will
+//! too. Lookups pass the hash that [`crate::Keyspace::hash`] computed once, so choosing the
+//! stripe and probing its table hash the key a single time.
+
+use crate::value::{Entry, Value};
+use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
+use indexmap::IndexMap;
+
+pub(crate) type Table = IndexMap<Box<[u8]>, Entry, foldhash::fast::FixedState>;
+
+/// The keys of one stripe, for every database.
+pub struct Stripe {
+    dbs: Vec<Table>,
+    /// Keys with an expiry time, across databases: active expiry skips stripes with none.
+    volatile: usize,
+    /// Keys removed because their time had passed (INFO `expired_keys`).
+    pub(crate) expired: u64,
+    /// Approximate bytes held by keys and values (INFO `used_memory_dataset`).
+    pub(crate) bytes: usize,
+    /// State of this stripe's random sampler (xorshift).
+    rng: u64,
+}
+
+impl Stripe {
+    pub(crate) fn new(databases: usize, seed: u64) -> Self {
+        Stripe {
+            dbs: (0..databases).map(|_| Table::with_hasher(foldhash::fast::FixedState::default())).collect(),
+            volatile: 0,
+            expired: 0,
+            bytes: 0,
+            rng: seed | 1,
+        }
+    }
+
+    /// The live entry for `key`, removing it first if its time has passed (lazy expiry).
+    pub fn get(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let table = &mut self.dbs[db];
+        let idx = table.raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
+        if table[idx].is_expired(now_ms) {
+            self.remove_index(db, idx, true);
+            return None;
+        }
+        Some(&mut self.dbs[db][idx])
+    }
+
+    /// Whether `key` holds a live value.
+    pub fn contains(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> bool {
+        self.get(db, hash, key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key` with the given expiry (0 = none), returning the previous live
+    /// entry if there was one.
+    pub fn set(
+        &mut self,
+        db: usize,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        expire_at_ms: u64,
+        now_ms: u64,
+    ) -> Option<Entry> {
+        let new = Entry { value, expire_at_ms };
+        self.bytes += new.heap_size();
+        if expire_at_ms != 0 {
+            self.volatile += 1;
+        }
+        match self.dbs[db].raw_entry_mut_v1().from_hash(hash, |k| &**k == key) {
+            RawEntryMut::Occupied(mut o) => {
+                let old = std::mem::replace(o.get_mut(), new);
+                self.bytes -= old.heap_size();
+                if old.expire_at_ms != 0 {
+                    self.volatile -= 1;
+                }
+                if old.is_expired(now_ms) {
+                    self.expired += 1;
+                    None
+                } else {
+                    Some(old)
+                }
+            }
+            RawEntryMut::Vacant(v) => {
+                self.bytes += key.len() + KEY_OVERHEAD;
+                v.insert_hashed_nocheck(hash, key.into(), new);
+                None
+            }
+        }
+    }
+
+    /// Changes the expiry of an existing entry (which MUST be live: call [`Stripe::get`] first).
+    pub fn set_expiry(&mut self, db: usize, hash: u64, key: &[u8], expire_at_ms: u64) {
+        if let RawEntryMut::Occupied(o) = self.dbs[db].raw_entry_mut_v1().from_hash(hash, |k| &**k == key) {
+            let e = o.into_mut();
+            match (e.expire_at_ms != 0, expire_at_ms != 0) {
+                (false, true) => self.volatile += 1,
+                (true, false) => self.volatile -= 1,
+                _ => {}
+            }
+            e.expire_at_ms = expire_at_ms;
+        }
+    }
+
+    /// Removes `key`, returning its entry if it was live.
+    pub fn remove(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let idx = self.dbs[db].raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
+        let expired = self.dbs[db][idx].is_expired(now_ms);
+        let entry = self.remove_index(db, idx, expired);
+        (!expired).then_some(entry)
+    }
+
+    fn remove_index(&mut self, db: usize, idx: usize, expired: bool) -> Entry {
+        let (key, entry) = self.dbs[db].swap_remove_index(idx).expect("index from a lookup");
+        self.bytes -= key.len() + KEY_OVERHEAD + entry.heap_size();
+        if entry.expire_at_ms != 0 {
+            self.volatile -= 1;
+        }
+        if expired {
+            self.expired += 1;
+        }
+        entry
+    }
+
+    /// Number of keys in `db`, counting ones whose time has passed but that no one has
+    /// touched since (as Redis's DBSIZE does).
+    pub fn len(&self, db: usize) -> usize {
+        self.dbs[db].len()
+    }
+
+    pub fn is_empty(&self, db: usize) -> bool {
+        self.dbs[db].is_empty()
+    }
+
+    /// (keys, keys with an expiry) in `db`, for INFO's keyspace section.
+    pub fn counts(&self, db: usize) -> (usize, usize) {
+        let t = &self.dbs[db];
+        (t.len(), t.values().filter(|e| e.expire_at_ms != 0).count())
+    }
+
+    /// Empties `db`.
+    pub fn clear(&mut self, db: usize) {
+        let t =
+            std::mem::replace(&mut self.dbs[db], Table::with_hasher(foldhash::fast::FixedState::default()));
+        for (k, e) in &t {
+            self.bytes -= k.len() + KEY_OVERHEAD + e.heap_size();
+            if e.expire_at_ms != 0 {
+                self.volatile -= 1;
+            }
+        }
+    }
+
+    /// One round of Redis-style active expiry: sample up to `samples` keys with a random index
+    /// in each database that has volatile keys and remove the expired ones. Returns (sampled,
+    /// removed), so the caller can repeat while a large share of samples were expired.
+    pub fn expire_sample(&mut self, now_ms: u64, samples: usize) -> (usize, usize) {
+        if self.volatile == 0 {
+            return (0, 0);
+        }
+        let (mut seen, mut removed) = (0, 0);
+        for db in 0..self.dbs.len() {
+            for _ in 0..samples {
+                let len = self.dbs[db].len();
+                if len == 0 {
+                    break;
+                }
+                let idx = (self.next_random() % len as u64) as usize;
+                seen += 1;
+                if self.dbs[db][idx].is_expired(now_ms) {
+                    self.remove_index(db, idx, true);
+                    removed += 1;
+                }
+            }
+        }
+        (seen, removed)
+    }
+
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+/// Per-key bookkeeping beyond the key's bytes: the table slot, the index entry and the box
+/// header, roughly. Used only for the `used_memory_dataset` estimate.
+const KEY_OVERHEAD: usize = 48;

@@ -1,0 +1,85 @@
+//! Values and their entries in a stripe.
+
+/// A stored value. Strings only for now; other types arrive with their commands, and each
+/// command checks the variant to answer `-WRONGTYPE` as Redis does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A string that is the canonical text of an i64 (Redis's `int` encoding): INCR works on it
+    /// without parsing, and it costs no heap.
+    Int(i64),
+    /// Any other string.
+    Raw(Box<[u8]>),
+}
+
+impl Value {
+    /// Builds a string value, choosing the integer encoding when the bytes are exactly an i64's
+    /// canonical decimal text (so `GET` returns the same bytes).
+    pub fn string(bytes: &[u8]) -> Value {
+        if bytes.len() <= 20 {
+            if let Some(v) = cachet_parse_i64(bytes) {
+                return Value::Int(v);
+            }
+        }
+        Value::Raw(bytes.into())
+    }
+
+    pub(crate) fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Raw(b) => b.len(),
+        }
+    }
+}
+
+/// Canonical-decimal check, like Redis's `string2ll` (no `+`, no leading zeros, no spaces).
+fn cachet_parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as i128;
+    }
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+/// A value and its absolute expiry time in Unix milliseconds (0 = never).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub value: Value,
+    pub expire_at_ms: u64,
+}
+
+impl Entry {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms != 0 && self.expire_at_ms <= now_ms
+    }
+
+    pub(crate) fn heap_size(&self) -> usize {
+        self.value.heap_size() + std::mem::size_of::<Entry>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_integers_take_the_int_encoding() {
+        assert_eq!(Value::string(b"123"), Value::Int(123));
+        assert_eq!(Value::string(b"-5"), Value::Int(-5));
+        assert_eq!(Value::string(b"0"), Value::Int(0));
+        assert!(matches!(Value::string(b"007"), Value::Raw(_)));
+        assert!(matches!(Value::string(b"-0"), Value::Raw(_)));
+        assert!(matches!(Value::string(b"+1"), Value::Raw(_)));
+        assert!(matches!(Value::string(b"99999999999999999999"), Value::Raw(_)));
+    }
+}
