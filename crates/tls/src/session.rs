@@ -37,6 +37,10 @@ pub enum Phase {
     PeerClosed,
     /// Both sides have sent close_notify; the caller closes the socket.
     Closed,
+    /// A read failed. rustls MUST NOT be called again (it can panic on a later call whose
+    /// buffer differs from the one it failed on), so every method now returns an error or does
+    /// nothing; the caller sends what is in `out` (an alert, maybe) and closes.
+    Failed,
 }
 
 /// What one [`TlsSession::read`] did.
@@ -80,6 +84,9 @@ impl TlsSession {
         mut on_plaintext: impl FnMut(&[u8]),
     ) -> Result<ReadOutcome, rustls::Error> {
         let mut r = ReadOutcome::default();
+        if self.phase == Phase::Failed {
+            return Err(rustls::Error::General("TLS session already failed".into()));
+        }
         loop {
             let status = self.conn.process_tls_records(&mut incoming[r.discard..]);
             let discard = status.discard;
@@ -88,6 +95,7 @@ impl TlsSession {
                 Err(e) => {
                     r.discard += discard;
                     self.queue_alert(&mut incoming[r.discard..], out);
+                    self.phase = Phase::Failed;
                     return Err(e);
                 }
             };
@@ -134,7 +142,10 @@ impl TlsSession {
                 }
                 // Early data is never enabled in our ServerConfig; anything else is a state
                 // a newer rustls added that we do not handle: fail the connection, not the node.
-                _ => return Err(rustls::Error::General("unexpected TLS state".into())),
+                _ => {
+                    self.phase = Phase::Failed;
+                    return Err(rustls::Error::General("unexpected TLS state".into()));
+                }
             }
         }
     }
@@ -150,6 +161,9 @@ impl TlsSession {
         if plain.is_empty() {
             return Ok(());
         }
+        if self.phase == Phase::Failed {
+            return Err(rustls::Error::General("TLS session already failed".into()));
+        }
         let room = plain.len() + (plain.len() / MAX_FRAGMENT + 1) * RECORD_OVERHEAD;
         match self.conn.process_tls_records(pending).state? {
             ConnectionState::WriteTraffic(mut w) => seal_into(out, room, |buf| {
@@ -164,6 +178,9 @@ impl TlsSession {
 
     /// Appends a close_notify alert to `out` when the session can still send one.
     pub fn close_notify(&mut self, pending: &mut [u8], out: &mut Vec<u8>) {
+        if self.phase == Phase::Failed {
+            return;
+        }
         if let Ok(ConnectionState::WriteTraffic(mut w)) = self.conn.process_tls_records(pending).state {
             let _ = seal_into(out, 64, |buf| {
                 w.queue_close_notify(buf).map_err(|e| match e {
@@ -320,6 +337,7 @@ mod tests {
         assert!(server.read(&mut junk, &mut out, |_| {}).is_err());
         // rustls queues an alert only for failures past deframing; whatever is queued is one.
         assert!(out.is_empty() || out[0] == 0x15, "only an alert may be queued: {out:?}");
+        assert_eq!(server.phase(), Phase::Failed);
         // A second read after the failure reports the failure again and does not panic.
         let mut more = b"\x16\x03\x03\x00\x01x".to_vec();
         assert!(server.read(&mut more, &mut out, |_| {}).is_err());
