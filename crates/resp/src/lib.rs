@@ -8,5 +8,6 @@ mod parse;
 
 pub use encode::{Protocol, ReplyWriter};
 pub use parse::{
-    parse_i64, Args, Limits, Parsed, ProtocolError, RequestParser, Span, INLINE_MAX_SIZE, MAX_MULTIBULK_LEN,
+    parse_i64, split_args, Args, Limits, Parsed, ProtocolError, RequestParser, Span, INLINE_MAX_SIZE,
+    MAX_MULTIBULK_LEN,
 };

@@ -246,6 +246,14 @@ impl RequestParser {
     }
 }
 
+/// Splits a line into arguments the way Redis splits inline commands and config-file lines.
+pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, ProtocolError> {
+    let mut bytes = Vec::new();
+    let mut spans = Vec::new();
+    split_inline(line, &mut bytes, &mut spans)?;
+    Ok(spans.into_iter().map(|s| bytes[s].to_vec()).collect())
+}
+
 /// Splits an inline line into arguments with Redis's `sdssplitargs` rules: spaces separate,
 /// `"..."` allows `\n \r \t \b \a \\ \" \xHH` escapes, `'...'` allows `\'`, and a closing quote
 /// must be followed by a space or the end.

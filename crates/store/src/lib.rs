@@ -12,9 +12,11 @@
 //! Time is passed in by the caller (Unix milliseconds), never read here: the server reads the
 //! clock once per loop turn, and tests drive expiry with any clock they like.
 
+mod glob;
 mod stripe;
 mod value;
 
+pub use glob::glob_match;
 pub use stripe::Stripe;
 pub use value::{Entry, Value};
 

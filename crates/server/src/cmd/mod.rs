@@ -1,0 +1,250 @@
+//! The command table and dispatch.
+//!
+//! A request is checked the way Redis 7's `processCommand` checks it, in the same order, so the
+//! same bad request gets the same error: unknown command, then arity, then authentication.
+//! Names are matched case-insensitively through a stack buffer (no allocation).
+
+mod keys;
+mod server;
+mod string;
+
+use crate::conn::ClientState;
+use crate::node::{Live, Node, WorkerStats};
+use cachet_resp::{Args, ReplyWriter};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::LazyLock;
+
+/// The Redis version cachet answers as (HELLO, INFO `redis_version`): the command set and
+/// reply formats it follows.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.0";
+
+/// What a handler gets: the node, this client's state, and the reply buffer.
+pub struct Ctx<'a> {
+    pub node: &'a Node,
+    pub ws: &'a WorkerStats,
+    pub live: &'a Live,
+    pub state: &'a mut ClientState,
+    pub out: &'a mut Vec<u8>,
+    /// Unix milliseconds, read once per batch of requests.
+    pub now_ms: u64,
+}
+
+impl Ctx<'_> {
+    pub fn w(&mut self) -> ReplyWriter<'_> {
+        ReplyWriter::new(self.out, self.state.proto)
+    }
+
+    /// Sends an error reply (`msg` includes its code, e.g. `ERR ...`) and counts it.
+    pub fn error(&mut self, msg: &str) {
+        self.ws.error_replies.fetch_add(1, Relaxed);
+        self.w().error(msg.as_bytes());
+    }
+
+    pub fn syntax_error(&mut self) {
+        self.error("ERR syntax error");
+    }
+
+    pub fn not_an_integer(&mut self) {
+        self.error("ERR value is not an integer or out of range");
+    }
+
+    /// Redis's reply for a subcommand with the wrong number of arguments.
+    pub fn wrong_arity(&mut self, name: &str) {
+        self.error(&format!("ERR wrong number of arguments for '{name}' command"));
+    }
+
+    pub fn unknown_subcommand(&mut self, sub: &[u8], cmd: &str) {
+        let sub = String::from_utf8_lossy(sub);
+        self.error(&format!("ERR unknown subcommand '{sub:.128}'. Try {cmd} HELP."));
+    }
+}
+
+pub type Handler = fn(&mut Ctx, Args);
+
+/// A command: Redis's name, arity (negative: at least that many) and properties.
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub handler: Handler,
+    /// Allowed before authentication.
+    pub no_auth: bool,
+    /// Command flags as `COMMAND INFO` reports them.
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub categories: &'static [&'static str],
+}
+
+const fn spec(
+    name: &'static str,
+    arity: i32,
+    handler: Handler,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    categories: &'static [&'static str],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        handler,
+        no_auth: false,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        categories,
+    }
+}
+
+const fn no_auth(mut c: CommandSpec) -> CommandSpec {
+    c.no_auth = true;
+    c
+}
+
+const NONE: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("get", 2, string::get, &["readonly", "fast"], K1, &["@read", "@string", "@fast"]),
+    spec("set", -3, string::set, &["write", "denyoom"], K1, &["@write", "@string", "@slow"]),
+    spec("mget", -2, string::mget, &["readonly", "fast"], KALL, &["@read", "@string", "@fast"]),
+    spec("mset", -3, string::mset, &["write", "denyoom"], (1, -1, 2), &["@write", "@string", "@slow"]),
+    spec("incr", 2, string::incr, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("decr", 2, string::decr, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("incrby", 3, string::incrby, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("decrby", 3, string::decrby, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
+    spec("exists", -2, keys::exists, &["readonly", "fast"], KALL, &["@keyspace", "@read", "@fast"]),
+    spec("expire", -3, keys::expire, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec("pexpire", -3, keys::pexpire, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec("ttl", 2, keys::ttl, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
+    spec("pttl", 2, keys::pttl, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
+    spec("persist", 2, keys::persist, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec("dbsize", 1, keys::dbsize, &["readonly", "fast"], NONE, &["@keyspace", "@read", "@fast"]),
+    spec("flushdb", -1, keys::flushdb, &["write"], NONE, &["@keyspace", "@write", "@slow", "@dangerous"]),
+    spec("flushall", -1, keys::flushall, &["write"], NONE, &["@keyspace", "@write", "@slow", "@dangerous"]),
+    spec("select", 2, keys::select, &["loading", "stale", "fast"], NONE, &["@keyspace", "@fast"]),
+    spec("ping", -1, server::ping, &["fast"], NONE, &["@fast", "@connection"]),
+    spec("echo", 2, server::echo, &["fast"], NONE, &["@fast", "@connection"]),
+    no_auth(spec(
+        "quit",
+        -1,
+        server::quit,
+        &["noscript", "loading", "stale", "fast", "no_auth"],
+        NONE,
+        &["@fast", "@connection"],
+    )),
+    no_auth(spec(
+        "auth",
+        -2,
+        server::auth,
+        &["noscript", "loading", "stale", "fast", "no_auth"],
+        NONE,
+        &["@fast", "@connection"],
+    )),
+    no_auth(spec(
+        "hello",
+        -1,
+        server::hello,
+        &["noscript", "loading", "stale", "fast", "no_auth"],
+        NONE,
+        &["@fast", "@connection"],
+    )),
+    spec("command", -1, server::command, &["loading", "stale"], NONE, &["@slow", "@connection"]),
+    spec("info", -1, server::info, &["loading", "stale"], NONE, &["@slow", "@dangerous"]),
+    spec(
+        "config",
+        -2,
+        server::config,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
+    spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
+];
+
+/// Longest command name we look up; longer names are unknown.
+const MAX_NAME: usize = 32;
+
+static BY_NAME: LazyLock<HashMap<&'static [u8], usize>> =
+    LazyLock::new(|| COMMANDS.iter().enumerate().map(|(i, c)| (c.name.as_bytes(), i)).collect());
+
+/// The command's index in [`COMMANDS`], matching the name case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<usize> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    BY_NAME.get(&*lower).copied()
+}
+
+/// Executes one request, appending its reply.
+pub fn execute(ctx: &mut Ctx, args: Args) {
+    let Some(idx) = lookup(args.get(0)) else {
+        return unknown_command(ctx, args);
+    };
+    let cmd = &COMMANDS[idx];
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return ctx.wrong_arity(cmd.name);
+    }
+    if !ctx.state.authenticated && !cmd.no_auth {
+        return ctx.error("NOAUTH Authentication required.");
+    }
+    ctx.ws.commands.fetch_add(1, Relaxed);
+    let h = &ctx.state.handle;
+    h.last_cmd.store(idx + 1, Relaxed);
+    h.last_active_ms.store(ctx.node.uptime_ms(), Relaxed);
+    (cmd.handler)(ctx, args);
+}
+
+/// Redis 7: `unknown command 'x', with args beginning with: 'a' 'b' `, arguments cut at 128
+/// bytes in total.
+fn unknown_command(ctx: &mut Ctx, args: Args) {
+    let name = String::from_utf8_lossy(args.get(0));
+    let mut listed = String::new();
+    for a in args.iter().skip(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        let a = String::from_utf8_lossy(a);
+        let a: String = a.chars().take(room).collect();
+        listed.push_str(&format!("'{a}' "));
+    }
+    let name: String = name.chars().take(128).collect();
+    ctx.error(&format!("ERR unknown command '{name}', with args beginning with: {listed}"));
+}
+
+/// Parses an integer argument as Redis's `string2ll` does.
+pub fn int_arg(a: &[u8]) -> Option<i64> {
+    cachet_resp::parse_i64(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_ignores_case_and_rejects_long_names() {
+        assert_eq!(lookup(b"GET").map(|i| COMMANDS[i].name), Some("get"));
+        assert_eq!(lookup(b"gEt").map(|i| COMMANDS[i].name), Some("get"));
+        assert!(lookup(b"nope").is_none());
+        assert!(lookup(&[b'a'; 40]).is_none());
+    }
+
+    #[test]
+    fn command_names_are_unique_and_lowercase() {
+        let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        assert!(names.iter().all(|n| n.chars().all(|c| !c.is_ascii_uppercase())));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
+}

@@ -1,0 +1,600 @@
+//! Connection and server commands: PING, ECHO, QUIT, AUTH, HELLO, COMMAND, INFO, CONFIG, CLIENT.
+
+use super::{int_arg, Ctx, COMMANDS, REDIS_COMPAT_VERSION};
+use crate::config::DIRECTIVES;
+use crate::node::{ClientHandle, Node};
+use cachet_resp::{Args, Protocol};
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+pub fn ping(ctx: &mut Ctx, args: Args) {
+    match args.len() {
+        1 => ctx.w().simple(b"PONG"),
+        2 => ctx.w().bulk(args.get(1)),
+        _ => ctx.wrong_arity("ping"),
+    }
+}
+
+pub fn echo(ctx: &mut Ctx, args: Args) {
+    ctx.w().bulk(args.get(1));
+}
+
+pub fn quit(ctx: &mut Ctx, _args: Args) {
+    ctx.w().ok();
+    ctx.state.closing = true;
+}
+
+/// Compares in time independent of where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks a username/password pair against the `default` user (the only user until ACLs
+/// arrive): with `requirepass` set, that password; without it, the default user is `nopass`
+/// and any password is accepted, as in Redis.
+fn credentials_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.live.requirepass {
+        Some(p) => same_secret(p.as_bytes(), pass),
+        None => true,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+pub fn auth(ctx: &mut Ctx, args: Args) {
+    let (user, pass) = match args.len() {
+        2 => {
+            if ctx.live.requirepass.is_none() {
+                return ctx.error(
+                    "ERR AUTH <password> called without any password configured for the default user. \
+                     Are you sure your configuration is correct?",
+                );
+            }
+            (&b"default"[..], args.get(1))
+        }
+        3 => (args.get(1), args.get(2)),
+        _ => return ctx.syntax_error(),
+    };
+    if credentials_ok(ctx, user, pass) {
+        ctx.state.authenticated = true;
+        ctx.w().ok();
+    } else {
+        ctx.error(WRONGPASS);
+    }
+}
+
+pub fn hello(ctx: &mut Ctx, args: Args) {
+    let mut proto = None;
+    let mut i = 1;
+    if args.len() >= 2 {
+        match int_arg(args.get(1)) {
+            Some(2) => proto = Some(Protocol::Resp2),
+            Some(3) => proto = Some(Protocol::Resp3),
+            Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
+            None => return ctx.error("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    let mut auth: Option<(&[u8], &[u8])> = None;
+    let mut setname: Option<&[u8]> = None;
+    while i < args.len() {
+        let opt = args.get(i);
+        let left = args.len() - i - 1;
+        if opt.eq_ignore_ascii_case(b"auth") && left >= 2 {
+            auth = Some((args.get(i + 1), args.get(i + 2)));
+            i += 3;
+        } else if opt.eq_ignore_ascii_case(b"setname") && left >= 1 {
+            setname = Some(args.get(i + 1));
+            i += 2;
+        } else {
+            let opt = String::from_utf8_lossy(opt);
+            return ctx.error(&format!("ERR Syntax error in HELLO option '{opt}'"));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        if !credentials_ok(ctx, user, pass) {
+            return ctx.error(WRONGPASS);
+        }
+        ctx.state.authenticated = true;
+    }
+    if !ctx.state.authenticated {
+        return ctx.error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = setname {
+        if !valid_client_name(name) {
+            return ctx.error("ERR Client names cannot contain spaces, newlines or special characters.");
+        }
+        *lock(&ctx.state.handle.name) = name.to_vec();
+    }
+    if let Some(p) = proto {
+        ctx.state.proto = p;
+        ctx.state.handle.resp.store(p.version() as usize, Relaxed);
+    }
+    let id = ctx.state.handle.id as i64;
+    let version = ctx.state.proto.version();
+    let mut w = ctx.w();
+    w.map(7);
+    w.bulk(b"server");
+    w.bulk(b"redis");
+    w.bulk(b"version");
+    w.bulk(REDIS_COMPAT_VERSION.as_bytes());
+    w.bulk(b"proto");
+    w.integer(version);
+    w.bulk(b"id");
+    w.integer(id);
+    w.bulk(b"mode");
+    w.bulk(b"standalone");
+    w.bulk(b"role");
+    w.bulk(b"master");
+    w.bulk(b"modules");
+    w.array(0);
+}
+
+fn write_command_info(w: &mut cachet_resp::ReplyWriter, c: &super::CommandSpec) {
+    w.array(10);
+    w.bulk(c.name.as_bytes());
+    w.integer(c.arity as i64);
+    w.set(c.flags.len());
+    for f in c.flags {
+        w.simple(f.as_bytes());
+    }
+    w.integer(c.first_key as i64);
+    w.integer(c.last_key as i64);
+    w.integer(c.step as i64);
+    w.set(c.categories.len());
+    for cat in c.categories {
+        w.simple(cat.as_bytes());
+    }
+    w.array(0); // tips
+    w.array(0); // key specifications
+    w.array(0); // subcommands
+}
+
+pub fn command(ctx: &mut Ctx, args: Args) {
+    if args.len() == 1 {
+        let mut w = ctx.w();
+        w.array(COMMANDS.len());
+        for c in COMMANDS {
+            write_command_info(&mut w, c);
+        }
+        return;
+    }
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"count" if args.len() == 2 => ctx.w().integer(COMMANDS.len() as i64),
+        b"list" => {
+            let mut w = ctx.w();
+            w.array(COMMANDS.len());
+            for c in COMMANDS {
+                w.bulk(c.name.as_bytes());
+            }
+        }
+        b"info" => {
+            let mut w = ctx.w();
+            w.array(args.len() - 2);
+            for name in args.iter().skip(2) {
+                match super::lookup(name) {
+                    Some(i) => write_command_info(&mut w, &COMMANDS[i]),
+                    None => w.null_array(),
+                }
+            }
+        }
+        b"docs" => {
+            // Documentation text is not carried; clients use DOCS only for hints.
+            ctx.w().map(0);
+        }
+        b"count" => ctx.wrong_arity("command|count"),
+        _ => ctx.unknown_subcommand(args.get(1), "COMMAND"),
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Redis accepts client names of printable ASCII other than space.
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// Process CPU time (user, system) in seconds.
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we pass and reads nothing else.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{n}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", n / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "stats", "replication", "cpu", "tls", "keyspace"];
+
+/// Renders INFO for the given sections (lowercase), in Redis's layout.
+pub fn render_info(node: &Node, sections: &[String]) -> String {
+    let all =
+        sections.is_empty() || sections.iter().any(|s| s == "all" || s == "everything" || s == "default");
+    let want = |s: &str| all || sections.iter().any(|x| x == s);
+    let mut o = String::new();
+    let live = node.live();
+    if want("server") {
+        let up = node.started.elapsed().as_secs();
+        let now_us = node.now_ms() * 1000;
+        let _ = write!(
+            o,
+            "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nredis_mode:standalone\r\nos:{} {}\r\n\
+             arch_bits:64\r\nmultiplexing_api:{}\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\n\
+             server_time_usec:{now_us}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\n\
+             executable:{}\r\ncachet_version:{}\r\nworkers:{}\r\ntransit_encryption_mode:{}\r\ntls_port:{}\r\n\r\n",
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            node.io_backend,
+            std::process::id(),
+            node.run_id,
+            node.port,
+            up / 86400,
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            env!("CARGO_PKG_VERSION"),
+            node.workers,
+            live.mode,
+            node.tls_port,
+        );
+    }
+    if want("clients") {
+        let _ = write!(
+            o,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n\r\n",
+            node.connected_clients(),
+            live.maxclients
+        );
+    }
+    let (expired, dataset) = node.keyspace.stats();
+    if want("memory") {
+        let rss = rss_bytes();
+        let used = dataset as u64;
+        let _ = write!(
+            o,
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+             used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:0\r\n\
+             maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:mimalloc\r\n\r\n",
+            human_bytes(used),
+            human_bytes(rss),
+        );
+    }
+    if want("stats") {
+        let s = &node.stats;
+        let _ = write!(
+            o,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+             total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
+             expired_keys:{expired}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\n\r\n",
+            s.connections_received.load(Relaxed),
+            node.sum(|w| &w.commands),
+            node.sum(|w| &w.net_input_bytes),
+            node.sum(|w| &w.net_output_bytes),
+            s.rejected_connections.load(Relaxed),
+            node.sum(|w| &w.error_replies),
+        );
+    }
+    if want("replication") {
+        let _ = write!(
+            o,
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n\r\n",
+            node.run_id
+        );
+    }
+    if want("cpu") {
+        let (user, sys) = cpu_times();
+        let _ = write!(o, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n");
+    }
+    if want("tls") {
+        let t = &node.tls_stats;
+        let _ = write!(
+            o,
+            "# TLS\r\ntls_full_handshakes:{}\r\ntls_resumed_handshakes:{}\r\ntls_handshake_failures:{}\r\n",
+            t.full_handshakes.load(Relaxed),
+            t.resumed_handshakes.load(Relaxed),
+            t.total_failures(),
+        );
+        for (why, n) in t.failures() {
+            let _ = write!(o, "tls_handshake_failures_{}:{n}\r\n", why.name());
+        }
+        let _ = write!(
+            o,
+            "tls_connections_tlsv1_2:{}\r\ntls_connections_tlsv1_3:{}\r\ntls_client_certificates:{}\r\n",
+            t.tls12_connections.load(Relaxed),
+            t.tls13_connections.load(Relaxed),
+            t.client_certificates.load(Relaxed),
+        );
+        for (suite, n) in t.suites() {
+            let _ = write!(o, "tls_cipher_{suite}:{n}\r\n");
+        }
+        let _ = write!(
+            o,
+            "plaintext_connections:{}\r\nplaintext_refused:{}\r\ntls_refused:{}\r\n\r\n",
+            node.stats.plaintext_connections.load(Relaxed),
+            node.stats.plaintext_refused.load(Relaxed),
+            node.stats.tls_refused.load(Relaxed),
+        );
+    }
+    if want("keyspace") {
+        o.push_str("# Keyspace\r\n");
+        for (db, (keys, expires)) in node.keyspace.db_counts().into_iter().enumerate() {
+            if keys > 0 {
+                let _ = write!(o, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        o.push_str("\r\n");
+    }
+    // Redis ends the text without the last blank line.
+    while o.ends_with("\r\n\r\n") {
+        o.truncate(o.len() - 2);
+    }
+    o
+}
+
+pub fn info(ctx: &mut Ctx, args: Args) {
+    let sections: Vec<String> =
+        args.iter().skip(1).map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let mut sections = sections;
+    if sections.iter().any(|s| s == "default") {
+        sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    let text = render_info(ctx.node, &sections);
+    ctx.w().verbatim(text.as_bytes());
+}
+
+pub fn config(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"get" => {
+            if args.len() < 3 {
+                return ctx.wrong_arity("config|get");
+            }
+            let cfg = ctx.node.config();
+            let mut found: Vec<(&str, String)> = Vec::new();
+            for pattern in args.iter().skip(2) {
+                for d in DIRECTIVES {
+                    if cachet_store::glob_match(pattern, d.name.as_bytes(), true)
+                        && !found.iter().any(|(n, _)| *n == d.name)
+                    {
+                        found.push((d.name, (d.get)(&cfg)));
+                    }
+                }
+            }
+            let mut w = ctx.w();
+            w.map(found.len());
+            for (n, v) in found {
+                w.bulk(n.as_bytes());
+                w.bulk(v.as_bytes());
+            }
+        }
+        b"set" => {
+            if args.len() < 4 || args.len() % 2 != 0 {
+                return ctx.wrong_arity("config|set");
+            }
+            let pairs: Vec<(String, String)> = (2..args.len())
+                .step_by(2)
+                .map(|i| {
+                    (
+                        String::from_utf8_lossy(args.get(i)).into_owned(),
+                        String::from_utf8_lossy(args.get(i + 1)).into_owned(),
+                    )
+                })
+                .collect();
+            match ctx.node.config_set(&pairs) {
+                Ok(()) => ctx.w().ok(),
+                Err(e) => ctx.error(&e),
+            }
+        }
+        b"resetstat" => {
+            if args.len() != 2 {
+                return ctx.wrong_arity("config|resetstat");
+            }
+            ctx.node.reset_stats();
+            ctx.w().ok();
+        }
+        _ => ctx.unknown_subcommand(args.get(1), "CONFIG"),
+    }
+}
+
+/// One CLIENT LIST line for `h`, in Redis 7's field order.
+fn client_line(node: &Node, h: &ClientHandle) -> String {
+    let idle = node.uptime_ms().saturating_sub(h.last_active_ms.load(Relaxed)) / 1000;
+    let cmd = match h.last_cmd.load(Relaxed) {
+        0 => "NULL",
+        i => COMMANDS[i - 1].name,
+    };
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
+         multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 \
+         events=r cmd={cmd} user=default redir=-1 resp={}\n",
+        h.id,
+        h.addr,
+        h.laddr,
+        String::from_utf8_lossy(&lock(&h.name)),
+        h.created.elapsed().as_secs(),
+        h.db.load(Relaxed),
+        h.resp.load(Relaxed),
+    )
+}
+
+pub fn client(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    let me = ctx.state.handle.clone();
+    match sub.as_slice() {
+        b"id" if args.len() == 2 => ctx.w().integer(me.id as i64),
+        b"getname" if args.len() == 2 => {
+            let name = lock(&me.name).clone();
+            if name.is_empty() {
+                ctx.w().null()
+            } else {
+                ctx.w().bulk(&name)
+            }
+        }
+        b"setname" if args.len() == 3 => {
+            let name = args.get(2);
+            if !valid_client_name(name) {
+                return ctx.error("ERR Client names cannot contain spaces, newlines or special characters.");
+            }
+            *lock(&me.name) = name.to_vec();
+            ctx.w().ok();
+        }
+        b"setinfo" if args.len() == 4 => {
+            let attr = args.get(2);
+            if attr.eq_ignore_ascii_case(b"lib-name") || attr.eq_ignore_ascii_case(b"lib-ver") {
+                ctx.w().ok();
+            } else {
+                let attr = String::from_utf8_lossy(attr);
+                ctx.error(&format!("ERR Unrecognized option '{attr}'"));
+            }
+        }
+        b"info" if args.len() == 2 => {
+            let line = client_line(ctx.node, &me);
+            ctx.w().verbatim(line.as_bytes());
+        }
+        b"list" => {
+            let mut ids: Option<Vec<u64>> = None;
+            let mut i = 2;
+            while i < args.len() {
+                let opt = args.get(i);
+                if opt.eq_ignore_ascii_case(b"type") && i + 1 < args.len() {
+                    let t = args.get(i + 1).to_ascii_lowercase();
+                    if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
+                        let t = String::from_utf8_lossy(&t);
+                        return ctx.error(&format!("ERR Unknown client type '{t}'"));
+                    }
+                    if t != b"normal" {
+                        ids = Some(Vec::new());
+                    }
+                    i += 2;
+                } else if opt.eq_ignore_ascii_case(b"id") && i + 1 < args.len() {
+                    let mut v = Vec::new();
+                    for a in args.iter().skip(i + 1) {
+                        match int_arg(a) {
+                            Some(n) if n > 0 => v.push(n as u64),
+                            _ => return ctx.error("ERR Invalid client ID"),
+                        }
+                    }
+                    ids = Some(v);
+                    i = args.len();
+                } else {
+                    return ctx.syntax_error();
+                }
+            }
+            let mut text = String::new();
+            for h in ctx.node.clients() {
+                if ids.as_ref().is_none_or(|v| v.contains(&h.id)) {
+                    text.push_str(&client_line(ctx.node, &h));
+                }
+            }
+            ctx.w().verbatim(text.as_bytes());
+        }
+        b"kill" => client_kill(ctx, args),
+        b"id" => ctx.wrong_arity("client|id"),
+        b"getname" => ctx.wrong_arity("client|getname"),
+        b"setname" => ctx.wrong_arity("client|setname"),
+        b"setinfo" => ctx.wrong_arity("client|setinfo"),
+        b"info" => ctx.wrong_arity("client|info"),
+        _ => ctx.unknown_subcommand(args.get(1), "CLIENT"),
+    }
+}
+
+/// CLIENT KILL addr:port (old form: +OK or an error) and CLIENT KILL <filter> <value> ...
+/// (new form: the number killed). The owning worker closes a killed client on its next tick;
+/// a client that kills itself is closed after this reply.
+fn client_kill(ctx: &mut Ctx, args: Args) {
+    let clients = ctx.node.clients();
+    let me = ctx.state.handle.id;
+    if args.len() == 3 {
+        let addr = args.get(2);
+        let Some(h) = clients.iter().find(|h| h.addr.as_bytes() == addr) else {
+            return ctx.error("ERR No such client");
+        };
+        h.killed.store(true, Relaxed);
+        if h.id == me {
+            ctx.state.closing = true;
+        }
+        return ctx.w().ok();
+    }
+    if args.len() < 4 || args.len() % 2 != 0 {
+        return ctx.syntax_error();
+    }
+    let (mut id, mut addr, mut laddr, mut skipme, mut kind) = (None, None, None, true, None);
+    for i in (2..args.len()).step_by(2) {
+        let (opt, val) = (args.get(i).to_ascii_lowercase(), args.get(i + 1));
+        match opt.as_slice() {
+            b"id" => match int_arg(val) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.error("ERR client-id should be greater than 0"),
+            },
+            b"addr" => addr = Some(val.to_vec()),
+            b"laddr" => laddr = Some(val.to_vec()),
+            b"type" => kind = Some(val.to_ascii_lowercase()),
+            b"user" => {
+                if val != b"default" {
+                    let u = String::from_utf8_lossy(val);
+                    return ctx.error(&format!("ERR No such user '{u}'"));
+                }
+            }
+            b"skipme" => {
+                skipme = match val.to_ascii_lowercase().as_slice() {
+                    b"yes" => true,
+                    b"no" => false,
+                    _ => return ctx.syntax_error(),
+                }
+            }
+            _ => return ctx.syntax_error(),
+        }
+    }
+    if let Some(k) = &kind {
+        if !matches!(k.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
+            let k = String::from_utf8_lossy(k);
+            return ctx.error(&format!("ERR Unknown client type '{k}'"));
+        }
+    }
+    let mut killed = 0;
+    for h in &clients {
+        let matches = id.is_none_or(|i| i == h.id)
+            && addr.as_ref().is_none_or(|a| a == h.addr.as_bytes())
+            && laddr.as_ref().is_none_or(|a| a == h.laddr.as_bytes())
+            && kind.as_ref().is_none_or(|k| k == b"normal")
+            && !(skipme && h.id == me);
+        if matches {
+            h.killed.store(true, Relaxed);
+            killed += 1;
+            if h.id == me {
+                ctx.state.closing = true;
+            }
+        }
+    }
+    ctx.w().integer(killed);
+}

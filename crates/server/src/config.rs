@@ -1,0 +1,312 @@
+//! Node configuration with Redis's directive names.
+//!
+//! One table ([`DIRECTIVES`]) describes every directive once: how to read it, how to print it,
+//! and whether it may change on a live node. The config file, the `--name value` overrides and
+//! `CONFIG GET/SET` all go through it, so the three can never disagree.
+
+use cachet_runtime::IoBackend;
+use cachet_tls::{ClientAuth, TlsMode};
+use std::path::{Path, PathBuf};
+
+/// Every setting of a node.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub tls_port: u16,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_ca_cert_file: Option<PathBuf>,
+    pub tls_auth_clients: ClientAuth,
+    pub tls_protocols: String,
+    pub tls_ciphersuites: String,
+    pub tls_session_caching: bool,
+    pub tls_session_cache_size: usize,
+    pub tls_session_cache_timeout: u64,
+    /// Seconds a TLS handshake (or the first byte of a connection) may take.
+    pub tls_handshake_timeout: u64,
+    pub requirepass: Option<String>,
+    pub maxclients: usize,
+    /// Idle seconds before a client is closed; 0 = never.
+    pub timeout: u64,
+    pub databases: usize,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub transit_encryption_mode: TlsMode,
+    /// 0 = one per core.
+    pub workers: usize,
+    pub io_backend: IoBackend,
+    /// Where development certificates are made when no certificate is configured.
+    pub tls_dev_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            tls_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: ClientAuth::No,
+            tls_protocols: String::new(),
+            tls_ciphersuites: String::new(),
+            tls_session_caching: true,
+            tls_session_cache_size: 20480,
+            tls_session_cache_timeout: 300,
+            tls_handshake_timeout: 10,
+            requirepass: None,
+            maxclients: 10000,
+            timeout: 0,
+            databases: 16,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            transit_encryption_mode: TlsMode::Required,
+            workers: 0,
+            io_backend: IoBackend::Auto,
+            tls_dev_dir: PathBuf::from("cachet-dev"),
+        }
+    }
+}
+
+/// One directive: its name, how it reads and prints, and whether it can change live.
+pub struct Directive {
+    pub name: &'static str,
+    pub get: fn(&Config) -> String,
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+    /// Changeable with `CONFIG SET` on a live node.
+    pub mutable: bool,
+    /// A TLS setting: changing it rebuilds the TLS configuration for new connections.
+    pub tls: bool,
+}
+
+fn yes_no(v: bool) -> String {
+    if v { "yes" } else { "no" }.into()
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn parse_int<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|_| "argument couldn't be parsed into an integer".into())
+}
+
+/// Redis's `memtoull`: a byte count with an optional `k`, `kb`, `m`, `mb`, `g`, `gb` unit
+/// (`k` = 1000, `kb` = 1024, ...).
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let lower = s.to_ascii_lowercase();
+    let digits_end = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err("argument must be a memory value".into()),
+    };
+    let n: u64 = num.parse().map_err(|_| "argument must be a memory value".to_string())?;
+    n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".into())
+}
+
+fn opt_path(p: &Option<PathBuf>) -> String {
+    p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+fn set_path(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+macro_rules! directive {
+    ($name:literal, mutable: $m:literal, tls: $t:literal, |$c:ident| $get:expr, |$c2:ident, $v:ident| $set:expr) => {
+        Directive {
+            name: $name,
+            get: |$c: &Config| $get,
+            set: |$c2: &mut Config, $v: &str| {
+                $set;
+                Ok(())
+            },
+            mutable: $m,
+            tls: $t,
+        }
+    };
+}
+
+/// Every directive cachet reads, Redis's first and cachet's own after.
+pub static DIRECTIVES: &[Directive] = &[
+    directive!("bind", mutable: false, tls: false, |c| c.bind.join(" "),
+        |c, v| c.bind = v.split_whitespace().map(String::from).collect()),
+    directive!("port", mutable: false, tls: false, |c| c.port.to_string(), |c, v| c.port = parse_int(v)?),
+    directive!("tls-port", mutable: false, tls: false, |c| c.tls_port.to_string(), |c, v| c.tls_port = parse_int(v)?),
+    directive!("tls-cert-file", mutable: true, tls: true, |c| opt_path(&c.tls_cert_file),
+        |c, v| c.tls_cert_file = set_path(v)),
+    directive!("tls-key-file", mutable: true, tls: true, |c| opt_path(&c.tls_key_file),
+        |c, v| c.tls_key_file = set_path(v)),
+    directive!("tls-ca-cert-file", mutable: true, tls: true, |c| opt_path(&c.tls_ca_cert_file),
+        |c, v| c.tls_ca_cert_file = set_path(v)),
+    directive!("tls-auth-clients", mutable: true, tls: true, |c| c.tls_auth_clients.to_string(),
+        |c, v| c.tls_auth_clients = v.parse().map_err(|_| "argument(s) must be one of the following: no, yes, optional".to_string())?),
+    directive!("tls-protocols", mutable: true, tls: true, |c| c.tls_protocols.clone(), |c, v| {
+        cachet_tls::protocol_versions(v).map_err(|e| e.to_string())?;
+        c.tls_protocols = v.into()
+    }),
+    directive!("tls-ciphersuites", mutable: true, tls: true, |c| c.tls_ciphersuites.clone(), |c, v| {
+        cachet_tls::provider(v).map_err(|e| e.to_string())?;
+        c.tls_ciphersuites = v.into()
+    }),
+    directive!("tls-session-caching", mutable: true, tls: true, |c| yes_no(c.tls_session_caching),
+        |c, v| c.tls_session_caching = parse_bool(v)?),
+    directive!("tls-session-cache-size", mutable: true, tls: true, |c| c.tls_session_cache_size.to_string(),
+        |c, v| c.tls_session_cache_size = parse_int(v)?),
+    directive!("tls-session-cache-timeout", mutable: true, tls: true, |c| c.tls_session_cache_timeout.to_string(),
+        |c, v| c.tls_session_cache_timeout = parse_int(v)?),
+    directive!("requirepass", mutable: true, tls: false, |c| c.requirepass.clone().unwrap_or_default(),
+        |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string())),
+    directive!("maxclients", mutable: true, tls: false, |c| c.maxclients.to_string(), |c, v| {
+        let n: usize = parse_int(v)?;
+        if n == 0 {
+            return Err("argument must be between 1 and 4294967295 inclusive".into());
+        }
+        c.maxclients = n
+    }),
+    directive!("timeout", mutable: true, tls: false, |c| c.timeout.to_string(), |c, v| c.timeout = parse_int(v)?),
+    directive!("databases", mutable: false, tls: false, |c| c.databases.to_string(), |c, v| {
+        let n: usize = parse_int(v)?;
+        if n == 0 || n > 65536 {
+            return Err("argument must be between 1 and 65536 inclusive".into());
+        }
+        c.databases = n
+    }),
+    directive!("proto-max-bulk-len", mutable: true, tls: false, |c| c.proto_max_bulk_len.to_string(), |c, v| {
+        let n = parse_memory(v)?;
+        if n < 1024 * 1024 {
+            return Err("argument must be a memory value bigger than 1mb".into());
+        }
+        c.proto_max_bulk_len = n
+    }),
+    directive!("client-query-buffer-limit", mutable: true, tls: false, |c| c.client_query_buffer_limit.to_string(), |c, v| {
+        let n = parse_memory(v)?;
+        if n < 1024 * 1024 {
+            return Err("argument must be a memory value bigger than 1mb".into());
+        }
+        c.client_query_buffer_limit = n
+    }),
+    directive!("transit-encryption-mode", mutable: true, tls: true, |c| c.transit_encryption_mode.to_string(),
+        |c, v| c.transit_encryption_mode = v.parse().map_err(|_| "argument(s) must be one of the following: disabled, preferred, required".to_string())?),
+    directive!("tls-handshake-timeout", mutable: true, tls: false, |c| c.tls_handshake_timeout.to_string(), |c, v| {
+        let n: u64 = parse_int(v)?;
+        if n == 0 {
+            return Err("argument must be at least 1 second".into());
+        }
+        c.tls_handshake_timeout = n
+    }),
+    directive!("workers", mutable: false, tls: false, |c| c.workers.to_string(), |c, v| c.workers = parse_int(v)?),
+    directive!("io-backend", mutable: false, tls: false, |c| c.io_backend.to_string(),
+        |c, v| c.io_backend = v.parse().map_err(|_| "argument(s) must be one of the following: auto, uring, epoll".to_string())?),
+    directive!("tls-dev-dir", mutable: false, tls: false, |c| c.tls_dev_dir.display().to_string(),
+        |c, v| c.tls_dev_dir = PathBuf::from(v)),
+];
+
+/// Finds a directive by name, ignoring case as Redis does.
+pub fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// A configuration problem at start-up; the text is the one line the operator sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file '{path}': {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: unknown directive '{name}'")]
+    Unknown { origin: String, name: String },
+    #[error("{origin}: bad value '{value}' for '{name}': {why}")]
+    BadValue { origin: String, name: String, value: String, why: String },
+    #[error("{origin}: {why}")]
+    Syntax { origin: String, why: String },
+}
+
+impl Config {
+    /// Applies one directive; `origin` says where it came from, for the error line.
+    pub fn apply(&mut self, name: &str, value: &str, origin: &str) -> Result<(), ConfigError> {
+        let d = directive(name)
+            .ok_or_else(|| ConfigError::Unknown { origin: origin.into(), name: name.into() })?;
+        (d.set)(self, value).map_err(|why| ConfigError::BadValue {
+            origin: origin.into(),
+            name: d.name.into(),
+            value: value.into(),
+            why,
+        })
+    }
+
+    /// Reads a redis.conf-style file: one directive per line, `#` comments, arguments split
+    /// and quoted as Redis does; multiple arguments are joined with spaces (`bind a b`).
+    pub fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        for (n, line) in text.lines().enumerate() {
+            let origin = format!("{}:{}", path.display(), n + 1);
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let args = cachet_resp::split_args(line.as_bytes())
+                .map_err(|e| ConfigError::Syntax { origin: origin.clone(), why: e.message() })?;
+            let args: Vec<String> =
+                args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+            let Some((name, rest)) = args.split_first() else { continue };
+            self.apply(name, &rest.join(" "), &origin)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_directive_round_trips_its_default() {
+        let mut c = Config::default();
+        for d in DIRECTIVES {
+            let v = (d.get)(&c);
+            (d.set)(&mut c, &v).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+            assert_eq!((d.get)(&c), v, "{}", d.name);
+        }
+    }
+
+    #[test]
+    fn memory_units_follow_redis() {
+        assert_eq!(parse_memory("1kb"), Ok(1024));
+        assert_eq!(parse_memory("1k"), Ok(1000));
+        assert_eq!(parse_memory("512MB"), Ok(512 * 1024 * 1024));
+        assert!(parse_memory("12x").is_err());
+    }
+
+    #[test]
+    fn a_config_file_applies_and_errors_name_the_line() {
+        let dir = std::env::temp_dir().join(format!("cachet-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.conf");
+        std::fs::write(&f, "# comment\nport 7000\nbind 127.0.0.1 ::1\nrequirepass \"s3 cret\"\n").unwrap();
+        let mut c = Config::default();
+        c.load_file(&f).unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.requirepass.as_deref(), Some("s3 cret"));
+        std::fs::write(&f, "port 7000\nnot-a-thing yes\n").unwrap();
+        let e = Config::default().load_file(&f).unwrap_err().to_string();
+        assert!(e.ends_with("c.conf:2: unknown directive 'not-a-thing'"), "{e}");
+        std::fs::write(&f, "maxclients lots\n").unwrap();
+        let e = Config::default().load_file(&f).unwrap_err().to_string();
+        assert!(e.contains("bad value 'lots' for 'maxclients'"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

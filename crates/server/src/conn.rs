@@ -1,0 +1,409 @@
+//! One client connection: its transport (sniffing, plaintext or TLS) and its request state.
+//!
+//! Copies on the request path, and why each remains:
+//! - TLS, read: rustls opens records in the buffer the kernel filled (no copy), then moves
+//!   each record's plaintext into a `Vec` of its own (rustls 0.23's unbuffered API does this).
+//!   We parse and execute straight from that plaintext; only the tail of a request cut across
+//!   records is copied into the query buffer.
+//! - Plaintext, read: requests are parsed and executed where the kernel put them; only a cut
+//!   request's tail is copied into the query buffer.
+//! - A partial TLS record (ciphertext) is copied into `tls_in` until its rest arrives: a record
+//!   must be whole to be opened.
+//! - Replies are encoded once into the reply buffer; TLS seals them from there straight into
+//!   the send buffer (the encryption is the copy), plaintext hands the reply buffer over by
+//!   swapping it with the empty send buffer.
+
+use crate::cmd;
+use crate::node::{ClientHandle, Live, Node, WorkerStats};
+use cachet_resp::{Limits, Parsed, Protocol, ReplyWriter, RequestParser};
+use cachet_runtime::Flow;
+use cachet_tls::{is_tls_record_start, HandshakeFailure, Phase, TlsMode, TlsSession};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// Which kind of port a connection arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// `port`: what it speaks depends on `transit-encryption-mode`.
+    Main,
+    /// `tls-port`: TLS only, whatever the mode (as in Redis).
+    Tls,
+}
+
+/// How bytes on the connection are to be read.
+pub enum Transport {
+    /// Nothing has arrived yet. The first byte decides between TLS and plaintext
+    /// ([`is_tls_record_start`]) against the mode captured at accept; the caller MUST feed
+    /// that first chunk through [`Conn::receive`], which settles the transport.
+    Sniffing { mode: TlsMode },
+    /// Plaintext RESP.
+    Plain,
+    /// TLS. Until the session's phase is `Open`, received bytes only advance the handshake.
+    Tls(Box<TlsSession>),
+}
+
+/// Per-connection request state: everything a command may read or change.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub worker: usize,
+    pub proto: Protocol,
+    pub db: usize,
+    pub authenticated: bool,
+    /// Close once the replies pending now have been sent (QUIT, protocol error, kill).
+    pub closing: bool,
+    /// The connection was over `maxclients` when it arrived: its first words get
+    /// `-ERR max number of clients reached`, then it is closed.
+    pub over_limit: bool,
+    pub last_active: Instant,
+}
+
+pub struct Conn {
+    transport: Transport,
+    port: PortKind,
+    /// A TLS record cut by the network: kept until its rest arrives (see module docs).
+    tls_in: Vec<u8>,
+    /// Bytes produced while reading that go out before any reply: handshake records, alerts,
+    /// refusals.
+    wire_out: Vec<u8>,
+    parser: RequestParser,
+    /// Plaintext of a request cut across reads.
+    query: Vec<u8>,
+    /// Encoded replies not yet sealed/sent.
+    replies: Vec<u8>,
+    pub state: ClientState,
+    accepted: Instant,
+}
+
+impl Conn {
+    pub fn new(
+        port: PortKind,
+        live: &Live,
+        handle: Arc<ClientHandle>,
+        worker: usize,
+        over_limit: bool,
+    ) -> Self {
+        let mode = match port {
+            PortKind::Tls => TlsMode::Required,
+            PortKind::Main => live.mode,
+        };
+        let now = Instant::now();
+        let mut conn = Conn {
+            transport: Transport::Sniffing { mode },
+            port,
+            tls_in: Vec::new(),
+            wire_out: Vec::new(),
+            parser: RequestParser::new(),
+            query: Vec::new(),
+            replies: Vec::new(),
+            state: ClientState {
+                handle,
+                worker,
+                proto: Protocol::Resp2,
+                db: 0,
+                authenticated: live.requirepass.is_none(),
+                closing: false,
+                over_limit,
+                last_active: now,
+            },
+            accepted: now,
+        };
+        // A plaintext-only port can refuse at once, as Redis does, before the client speaks.
+        if over_limit && mode == TlsMode::Disabled {
+            conn.transport = Transport::Plain;
+            conn.refuse_over_limit();
+        }
+        conn
+    }
+
+    pub fn id(&self) -> u64 {
+        self.state.handle.id
+    }
+
+    pub fn port(&self) -> PortKind {
+        self.port
+    }
+
+    fn is_handshaking(&self) -> bool {
+        match &self.transport {
+            Transport::Sniffing { .. } => true,
+            Transport::Tls(s) => s.phase() == Phase::Handshaking,
+            Transport::Plain => false,
+        }
+    }
+
+    fn refuse_over_limit(&mut self) {
+        self.wire_out.extend_from_slice(MAX_CLIENTS_ERROR);
+        self.state.closing = true;
+    }
+
+    /// Bytes arrived; see [`Transport`] for what happens in each state.
+    pub fn receive(&mut self, node: &Node, ws: &WorkerStats, data: &mut [u8]) -> Flow {
+        if self.state.closing || data.is_empty() {
+            return self.flow();
+        }
+        if let Transport::Sniffing { mode } = self.transport {
+            let tls = is_tls_record_start(data[0]);
+            match (mode, tls) {
+                (TlsMode::Disabled, true) => {
+                    node.stats.tls_refused.fetch_add(1, Relaxed);
+                    self.wire_out.extend_from_slice(cachet_tls::HANDSHAKE_FAILURE_ALERT);
+                    self.state.closing = true;
+                    return Flow::Close;
+                }
+                (TlsMode::Required, false) => {
+                    node.stats.plaintext_refused.fetch_add(1, Relaxed);
+                    self.wire_out.extend_from_slice(cachet_tls::TLS_REQUIRED_ERROR);
+                    self.state.closing = true;
+                    return Flow::Close;
+                }
+                (_, true) => match TlsSession::new(node.live().tls.clone()) {
+                    Ok(s) => self.transport = Transport::Tls(Box::new(s)),
+                    Err(_) => {
+                        node.tls_stats.failure(HandshakeFailure::Other);
+                        self.state.closing = true;
+                        return Flow::Close;
+                    }
+                },
+                (_, false) => {
+                    node.stats.plaintext_connections.fetch_add(1, Relaxed);
+                    self.transport = Transport::Plain;
+                    if self.state.over_limit {
+                        self.refuse_over_limit();
+                        return Flow::Close;
+                    }
+                }
+            }
+        }
+        match &mut self.transport {
+            Transport::Plain => {
+                ws.net_input_bytes.fetch_add(data.len() as u64, Relaxed);
+                consume(
+                    node,
+                    ws,
+                    &mut self.parser,
+                    &mut self.query,
+                    &mut self.replies,
+                    &mut self.state,
+                    data,
+                );
+            }
+            Transport::Tls(session) => {
+                let was_handshaking = session.phase() == Phase::Handshaking;
+                let (parser, query, replies, state) =
+                    (&mut self.parser, &mut self.query, &mut self.replies, &mut self.state);
+                let mut on_plaintext = |p: &[u8]| {
+                    ws.net_input_bytes.fetch_add(p.len() as u64, Relaxed);
+                    consume(node, ws, parser, query, replies, state, p);
+                };
+                let result = if self.tls_in.is_empty() {
+                    // The common case: open the records where the kernel put them.
+                    let r = session.read(data, &mut self.wire_out, &mut on_plaintext);
+                    if let Ok(r) = &r {
+                        self.tls_in.extend_from_slice(&data[r.discard..]);
+                    }
+                    r
+                } else {
+                    self.tls_in.extend_from_slice(data);
+                    let r = session.read(&mut self.tls_in, &mut self.wire_out, &mut on_plaintext);
+                    if let Ok(r) = &r {
+                        self.tls_in.drain(..r.discard);
+                    }
+                    r
+                };
+                match result {
+                    Ok(r) => {
+                        if r.handshake_completed {
+                            node.tls_stats.completed(
+                                session.resumed(),
+                                session.protocol_version(),
+                                session.cipher_suite(),
+                            );
+                            if session.peer_certificates().is_some() {
+                                node.tls_stats.client_certificates.fetch_add(1, Relaxed);
+                            }
+                            self.state.handle.tls.store(true, Relaxed);
+                            if self.state.over_limit {
+                                // Sealed with the replies, so the client can read it.
+                                self.replies.extend_from_slice(MAX_CLIENTS_ERROR);
+                                self.state.closing = true;
+                            }
+                        }
+                        if matches!(session.phase(), Phase::PeerClosed | Phase::Closed) {
+                            self.state.closing = true;
+                        }
+                    }
+                    Err(e) => {
+                        if was_handshaking {
+                            node.tls_stats.failure(HandshakeFailure::from_error(&e));
+                        }
+                        tracing::debug!(client = self.state.handle.id, error = %e, "TLS failure");
+                        self.state.closing = true;
+                    }
+                }
+            }
+            Transport::Sniffing { .. } => unreachable!("settled above"),
+        }
+        self.flow()
+    }
+
+    fn flow(&self) -> Flow {
+        if self.state.closing {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Appends everything due to `out`: handshake records first, then this turn's replies,
+    /// sealed into as few TLS records as fit.
+    pub fn flush(&mut self, ws: &WorkerStats, out: &mut Vec<u8>) -> Flow {
+        if !self.wire_out.is_empty() {
+            out.extend_from_slice(&self.wire_out);
+            self.wire_out.clear();
+        }
+        if !self.replies.is_empty() {
+            ws.net_output_bytes.fetch_add(self.replies.len() as u64, Relaxed);
+            match &mut self.transport {
+                Transport::Plain => {
+                    if out.is_empty() {
+                        std::mem::swap(out, &mut self.replies);
+                    } else {
+                        out.extend_from_slice(&self.replies);
+                        self.replies.clear();
+                    }
+                }
+                Transport::Tls(session) => {
+                    if session.encrypt(&mut self.tls_in, &self.replies, out).is_err() {
+                        self.state.closing = true;
+                    }
+                    self.replies.clear();
+                }
+                Transport::Sniffing { .. } => self.replies.clear(),
+            }
+        }
+        self.flow()
+    }
+
+    /// Housekeeping: kills, handshake timeouts, idle timeouts.
+    pub fn tick(&mut self, node: &Node, now: Instant) -> Flow {
+        if self.state.handle.killed.load(Relaxed) {
+            self.state.closing = true;
+            return Flow::Close;
+        }
+        let live = node.live();
+        if self.is_handshaking()
+            && now.duration_since(self.accepted) > Duration::from_secs(live.handshake_timeout_secs)
+        {
+            if matches!(self.transport, Transport::Tls(_)) {
+                node.tls_stats.failure(HandshakeFailure::Timeout);
+            }
+            self.state.closing = true;
+            return Flow::Close;
+        }
+        if live.timeout_secs > 0
+            && !self.is_handshaking()
+            && now.duration_since(self.state.last_active) > Duration::from_secs(live.timeout_secs)
+        {
+            self.state.closing = true;
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    /// The peer went away.
+    pub fn peer_closed(&mut self, node: &Node) {
+        if self.is_handshaking() && matches!(self.transport, Transport::Tls(_)) {
+            node.tls_stats.failure(HandshakeFailure::PeerClosed);
+        }
+        self.state.closing = true;
+    }
+
+    /// The node is stopping: replies already due, then TLS close_notify.
+    pub fn goodbye(&mut self, ws: &WorkerStats, out: &mut Vec<u8>) {
+        self.flush(ws, out);
+        if let Transport::Tls(session) = &mut self.transport {
+            session.close_notify(&mut self.tls_in, out);
+        }
+        self.state.closing = true;
+    }
+}
+
+/// Parses and executes every complete request in `data` (plaintext), keeping a cut request's
+/// tail in `query`. When `query` already holds the start of a request, `data` is appended to
+/// it first, so the parser always sees a request from its first byte.
+fn consume(
+    node: &Node,
+    ws: &WorkerStats,
+    parser: &mut RequestParser,
+    query: &mut Vec<u8>,
+    replies: &mut Vec<u8>,
+    state: &mut ClientState,
+    data: &[u8],
+) {
+    if state.closing {
+        return;
+    }
+    if state.over_limit {
+        // Only reachable on a plaintext connection in `preferred` mode that sent its first
+        // bytes together with a request: refuse without executing it.
+        return;
+    }
+    let live = node.live();
+    if query.is_empty() {
+        let used = execute_all(node, ws, &live, parser, replies, state, data);
+        query.extend_from_slice(&data[used..]);
+    } else {
+        query.extend_from_slice(data);
+        let used = execute_all(node, ws, &live, parser, replies, state, query);
+        query.drain(..used);
+    }
+    // Redis closes a client whose query buffer passes the limit, without a reply.
+    if query.len() > live.client_query_buffer_limit {
+        tracing::warn!(
+            client = state.handle.id,
+            bytes = query.len(),
+            "closing client that reached max query buffer length"
+        );
+        state.closing = true;
+    }
+}
+
+/// Executes complete requests from the front of `buf`; returns the bytes consumed.
+fn execute_all(
+    node: &Node,
+    ws: &WorkerStats,
+    live: &Live,
+    parser: &mut RequestParser,
+    replies: &mut Vec<u8>,
+    state: &mut ClientState,
+    buf: &[u8],
+) -> usize {
+    let mut pos = 0;
+    let now_ms = node.now_ms();
+    while !state.closing && pos < buf.len() {
+        let limits = Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: state.authenticated };
+        match parser.parse(&buf[pos..], &limits) {
+            Ok(Parsed::Incomplete) => break,
+            Ok(Parsed::Request { consumed }) => {
+                let args = parser.args(&buf[pos..]);
+                if !args.is_empty() {
+                    state.last_active = Instant::now();
+                    cmd::execute(&mut cmd::Ctx { node, ws, live, state, out: replies, now_ms }, args);
+                }
+                pos += consumed;
+            }
+            Err(e) => {
+                let mut w = ReplyWriter::new(replies, state.proto);
+                w.error(format!("ERR {}", e.message()).as_bytes());
+                ws.error_replies.fetch_add(1, Relaxed);
+                state.closing = true;
+                // Nothing after a protocol error is read, as in Redis.
+                return buf.len();
+            }
+        }
+    }
+    pos
+}

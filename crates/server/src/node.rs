@@ -1,0 +1,268 @@
+//! What all workers of a node share: the keyspace, the configuration, the live settings that
+//! connections read on their hot path, counters, and the client registry.
+//!
+//! The hot path reads settings through [`Node::live`], an `ArcSwap` load (no lock). `CONFIG
+//! SET` builds a new [`Live`] under the config mutex and swaps it in; connections already open
+//! keep what they negotiated (their TLS session, their authentication), new ones see the new
+//! values. Counters bumped per request live in per-worker, cache-line-aligned blocks and are
+//! summed only when INFO asks.
+
+use crate::config::{directive, Config};
+use arc_swap::ArcSwap;
+use cachet_store::Keyspace;
+use cachet_tls::{TlsMode, TlsSettings, TlsStats};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Settings read on every connection or request, swapped whole by `CONFIG SET`.
+pub struct Live {
+    pub mode: TlsMode,
+    /// The server TLS configuration for new connections (always present: certificates are
+    /// resolved at start-up so the mode can change on a live node).
+    pub tls: Arc<cachet_tls::rustls::ServerConfig>,
+    pub requirepass: Option<String>,
+    pub maxclients: usize,
+    pub timeout_secs: u64,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: usize,
+    pub handshake_timeout_secs: u64,
+}
+
+/// Counters one worker bumps per request; aligned so workers never share a cache line.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct WorkerStats {
+    /// Commands executed (INFO `total_commands_processed`).
+    pub commands: AtomicU64,
+    /// Error replies sent (INFO `total_error_replies`).
+    pub error_replies: AtomicU64,
+    /// Bytes received and sent on client connections, after TLS (INFO `total_net_*_bytes`).
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// Keys removed by this worker's active expiry.
+    pub active_expired: AtomicU64,
+}
+
+/// Node-wide counters bumped per connection, not per request.
+#[derive(Default)]
+pub struct NodeStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub plaintext_connections: AtomicU64,
+    /// Plaintext clients refused by `transit-encryption-mode required`.
+    pub plaintext_refused: AtomicU64,
+    /// TLS ClientHellos refused by `transit-encryption-mode disabled`.
+    pub tls_refused: AtomicU64,
+}
+
+/// A client as other workers see it (CLIENT LIST, CLIENT KILL).
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub worker: usize,
+    pub created: Instant,
+    pub name: Mutex<Vec<u8>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicUsize,
+    /// Milliseconds since node start of the last command.
+    pub last_active_ms: AtomicU64,
+    /// Index into the command table of the last command + 1 (0 = none yet).
+    pub last_cmd: AtomicUsize,
+    pub tls: AtomicBool,
+    /// Set by CLIENT KILL on any worker; the owning worker closes the connection on its next
+    /// tick.
+    pub killed: AtomicBool,
+}
+
+pub struct Node {
+    pub keyspace: Keyspace,
+    config: Mutex<Config>,
+    live: ArcSwap<Live>,
+    pub tls_stats: TlsStats,
+    pub stats: NodeStats,
+    pub worker_stats: Box<[WorkerStats]>,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    connected: AtomicUsize,
+    pub started: Instant,
+    pub run_id: String,
+    pub io_backend: cachet_runtime::IoBackend,
+    pub workers: usize,
+    /// The actual ports (after resolving port 0).
+    pub port: u16,
+    pub tls_port: u16,
+}
+
+/// Error text for `CONFIG SET` failures, in Redis's words.
+pub fn config_set_error(name: &str, why: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+}
+
+impl Node {
+    pub fn new(
+        config: Config,
+        io_backend: cachet_runtime::IoBackend,
+        workers: usize,
+        port: u16,
+        tls_port: u16,
+    ) -> Result<Node, String> {
+        let live = build_live(&config)?;
+        Ok(Node {
+            keyspace: Keyspace::new(config.databases, 64 * workers.max(1)),
+            config: Mutex::new(config),
+            live: ArcSwap::from_pointee(live),
+            tls_stats: TlsStats::default(),
+            stats: NodeStats::default(),
+            worker_stats: (0..workers.max(1)).map(|_| WorkerStats::default()).collect(),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+            started: Instant::now(),
+            run_id: random_hex(40),
+            io_backend,
+            workers,
+            port,
+            tls_port,
+        })
+    }
+
+    /// The current live settings (a lock-free load).
+    pub fn live(&self) -> arc_swap::Guard<Arc<Live>> {
+        self.live.load()
+    }
+
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Applies `CONFIG SET` pairs atomically: all take effect, or none (Redis 7 semantics).
+    pub fn config_set(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let mut cfg = lock(&self.config);
+        let mut next = cfg.clone();
+        for (name, value) in pairs {
+            let Some(d) = directive(name) else {
+                return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+            };
+            if !d.mutable {
+                return Err(config_set_error(d.name, "can't set immutable config"));
+            }
+            (d.set)(&mut next, value).map_err(|why| config_set_error(d.name, &why))?;
+        }
+        let live = build_live(&next).map_err(|why| config_set_error(&pairs[0].0, &why))?;
+        *cfg = next;
+        self.live.store(Arc::new(live));
+        Ok(())
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        unix_ms()
+    }
+
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Registers a new connection; returns its handle and whether it is over `maxclients`.
+    pub fn register_client(&self, worker: usize, addr: String, laddr: String) -> (Arc<ClientHandle>, bool) {
+        let id = self.next_client_id.fetch_add(1, Relaxed);
+        let count = self.connected.fetch_add(1, Relaxed) + 1;
+        self.stats.connections_received.fetch_add(1, Relaxed);
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            worker,
+            created: Instant::now(),
+            name: Mutex::new(Vec::new()),
+            db: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            last_active_ms: AtomicU64::new(self.uptime_ms()),
+            last_cmd: AtomicUsize::new(0),
+            tls: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+        });
+        lock(&self.clients).insert(id, h.clone());
+        (h, count > self.live().maxclients)
+    }
+
+    pub fn unregister_client(&self, id: u64) {
+        lock(&self.clients).remove(&id);
+        self.connected.fetch_sub(1, Relaxed);
+    }
+
+    pub fn connected_clients(&self) -> usize {
+        self.connected.load(Relaxed)
+    }
+
+    /// A snapshot of every client, ordered by id.
+    pub fn clients(&self) -> Vec<Arc<ClientHandle>> {
+        lock(&self.clients).values().cloned().collect()
+    }
+
+    /// Sum of a per-worker counter.
+    pub fn sum(&self, f: impl Fn(&WorkerStats) -> &AtomicU64) -> u64 {
+        self.worker_stats.iter().map(|w| f(w).load(Relaxed)).sum()
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        for w in self.worker_stats.iter() {
+            w.commands.store(0, Relaxed);
+            w.error_replies.store(0, Relaxed);
+            w.net_input_bytes.store(0, Relaxed);
+            w.net_output_bytes.store(0, Relaxed);
+        }
+        self.stats.connections_received.store(0, Relaxed);
+        self.stats.rejected_connections.store(0, Relaxed);
+    }
+}
+
+/// TLS settings from a config whose certificate paths are resolved.
+pub fn tls_settings(c: &Config) -> Result<TlsSettings, String> {
+    let (Some(cert), Some(key)) = (&c.tls_cert_file, &c.tls_key_file) else {
+        return Err("tls-cert-file and tls-key-file must both be set".into());
+    };
+    let mut s = TlsSettings::new(cert.clone(), key.clone(), c.tls_ca_cert_file.clone());
+    s.auth_clients = c.tls_auth_clients;
+    s.protocols = c.tls_protocols.clone();
+    s.ciphersuites = c.tls_ciphersuites.clone();
+    s.session_caching = c.tls_session_caching;
+    s.session_cache_size = c.tls_session_cache_size;
+    s.session_cache_timeout = c.tls_session_cache_timeout;
+    Ok(s)
+}
+
+fn build_live(c: &Config) -> Result<Live, String> {
+    let tls = cachet_tls::server_config(&tls_settings(c)?).map_err(|e| e.to_string())?;
+    Ok(Live {
+        mode: c.transit_encryption_mode,
+        tls,
+        requirepass: c.requirepass.clone(),
+        maxclients: c.maxclients,
+        timeout_secs: c.timeout,
+        proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
+        client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
+        handshake_timeout_secs: c.tls_handshake_timeout,
+    })
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A random hex string (run_id), from the OS's randomness.
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n / 2];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

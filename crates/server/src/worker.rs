@@ -1,0 +1,103 @@
+//! The server side of a worker thread: the [`Service`] the runtime drives.
+//!
+//! Every callback runs under `catch_unwind`: a bug that panics while serving one connection
+//! closes that connection and is logged; the worker and the node keep running. (Stripe locks
+//! poisoned by such a panic are still used: see `cachet_store::lock`.)
+
+use crate::conn::{Conn, PortKind};
+use crate::node::Node;
+use cachet_runtime::{Flow, Service};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Rounds of sampling per owned stripe per tick in active expiry.
+const EXPIRE_ROUNDS: usize = 16;
+
+pub struct Worker {
+    node: Arc<Node>,
+    index: usize,
+    /// For each listener the runtime was given: its kind and local address text.
+    ports: Vec<(PortKind, String)>,
+}
+
+impl Worker {
+    pub fn new(node: Arc<Node>, index: usize, ports: Vec<(PortKind, String)>) -> Self {
+        Worker { node, index, ports }
+    }
+
+    fn guarded<T>(&self, conn: &mut Conn, what: &str, fallback: T, f: impl FnOnce(&mut Conn) -> T) -> T {
+        match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+            Ok(v) => v,
+            Err(_) => {
+                tracing::error!(
+                    client = conn.id(),
+                    during = what,
+                    "bug: panic while serving a client; closing it"
+                );
+                conn.state.closing = true;
+                fallback
+            }
+        }
+    }
+}
+
+/// Redis's address text: `ip:port`, IPv6 without brackets.
+pub fn addr_text(a: &SocketAddr) -> String {
+    format!("{}:{}", a.ip(), a.port())
+}
+
+impl Service for Worker {
+    type Conn = Conn;
+
+    fn accept(&mut self, listener: usize, peer: Option<SocketAddr>) -> Conn {
+        let (kind, laddr) = self.ports[listener].clone();
+        let addr = peer.as_ref().map(addr_text).unwrap_or_default();
+        let (handle, over) = self.node.register_client(self.index, addr, laddr);
+        if over {
+            self.node.stats.rejected_connections.fetch_add(1, Relaxed);
+        }
+        Conn::new(kind, &self.node.live(), handle, self.index, over)
+    }
+
+    fn receive(&mut self, conn: &mut Conn, data: &mut [u8]) -> Flow {
+        let node = self.node.clone();
+        let ws = &node.worker_stats[self.index];
+        self.guarded(conn, "receive", Flow::Close, |c| c.receive(&node, ws, data))
+    }
+
+    fn flush(&mut self, conn: &mut Conn, out: &mut Vec<u8>) -> Flow {
+        let node = self.node.clone();
+        let ws = &node.worker_stats[self.index];
+        self.guarded(conn, "flush", Flow::Close, |c| c.flush(ws, out))
+    }
+
+    fn peer_closed(&mut self, conn: &mut Conn) {
+        let node = self.node.clone();
+        self.guarded(conn, "peer_closed", (), |c| c.peer_closed(&node))
+    }
+
+    fn tick_conn(&mut self, conn: &mut Conn) -> Flow {
+        let node = self.node.clone();
+        self.guarded(conn, "tick", Flow::Close, |c| c.tick(&node, Instant::now()))
+    }
+
+    fn tick(&mut self) {
+        let node = &self.node;
+        let removed =
+            node.keyspace.active_expire(self.index, node.workers.max(1), node.now_ms(), EXPIRE_ROUNDS);
+        node.worker_stats[self.index].active_expired.fetch_add(removed as u64, Relaxed);
+    }
+
+    fn shutdown_conn(&mut self, conn: &mut Conn, out: &mut Vec<u8>) {
+        let node = self.node.clone();
+        let ws = &node.worker_stats[self.index];
+        self.guarded(conn, "shutdown", (), |c| c.goodbye(ws, out))
+    }
+
+    fn closed(&mut self, conn: Conn) {
+        self.node.unregister_client(conn.id());
+    }
+}
