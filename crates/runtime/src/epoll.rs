@@ -237,7 +237,8 @@ impl<S: Service> Worker<S> {
 
     fn maybe_finish(&mut self, idx: usize) {
         let Some(slot) = self.slots.get(idx) else { return };
-        if slot.closing.is_none() || slot.written < slot.out.len() {
+        // A dirty slot still has replies to flush this turn (a final error, +OK for QUIT).
+        if slot.closing.is_none() || slot.dirty || slot.written < slot.out.len() {
             return;
         }
         let mut slot = self.slots.remove(idx);

@@ -330,7 +330,8 @@ impl<S: Service> Worker<S> {
     /// receive with `shutdown(2)` when it is still armed.
     fn maybe_finish(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx) else { return };
-        if slot.closing.is_none() || slot.send_inflight || !slot.out.is_empty() {
+        // A dirty slot still has replies to flush this turn (a final error, +OK for QUIT).
+        if slot.closing.is_none() || slot.dirty || slot.send_inflight || !slot.out.is_empty() {
             return;
         }
         if slot.recv_armed {
