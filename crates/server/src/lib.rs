@@ -51,13 +51,12 @@ fn parse_bind(s: &str) -> Result<IpAddr, String> {
     s.parse().map_err(|_| format!("bind: '{s}' is not an IP address"))
 }
 
+/// One worker's listening sockets, with the kind of port each serves.
+type Listeners = Vec<(PortKind, TcpListener)>;
+
 /// Binds every (address, port) once, resolving port 0 on the first address; returns
 /// (listeners, actual port, actual tls-port).
-fn bind_all(
-    addrs: &[IpAddr],
-    port: u16,
-    tls_port: u16,
-) -> Result<(Vec<(PortKind, TcpListener)>, u16, u16), String> {
+fn bind_all(addrs: &[IpAddr], port: u16, tls_port: u16) -> Result<(Listeners, u16, u16), String> {
     let mut out = Vec::new();
     let (mut port, mut tls_port) = (port, tls_port);
     for &ip in addrs {

@@ -45,8 +45,9 @@ impl Keyspace {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9_7f4a_7c15);
         let hasher = foldhash::fast::FixedState::with_seed(seed);
-        let stripes =
-            (0..n).map(|i| Mutex::new(Stripe::new(databases, seed ^ (i as u64 + 1) * 0x9e37_79b9))).collect();
+        let stripes = (0..n)
+            .map(|i| Mutex::new(Stripe::new(databases, seed ^ ((i as u64 + 1) * 0x9e37_79b9))))
+            .collect();
         Keyspace { stripes, mask: n - 1, hasher, databases }
     }
 

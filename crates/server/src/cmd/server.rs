@@ -398,7 +398,7 @@ pub fn config(ctx: &mut Ctx, args: Args) {
             }
         }
         b"set" => {
-            if args.len() < 4 || args.len() % 2 != 0 {
+            if args.len() < 4 || !args.len().is_multiple_of(2) {
                 return ctx.wrong_arity("config|set");
             }
             let pairs: Vec<(String, String)> = (2..args.len())
@@ -545,7 +545,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         }
         return ctx.w().ok();
     }
-    if args.len() < 4 || args.len() % 2 != 0 {
+    if args.len() < 4 || !args.len().is_multiple_of(2) {
         return ctx.syntax_error();
     }
     let (mut id, mut addr, mut laddr, mut skipme, mut kind) = (None, None, None, true, None);

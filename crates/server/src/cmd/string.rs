@@ -161,7 +161,7 @@ pub fn mget(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn mset(ctx: &mut Ctx, args: Args) {
-    if args.len() % 2 != 1 {
+    if args.len().is_multiple_of(2) {
         return ctx.wrong_arity("mset");
     }
     let node = ctx.node;
