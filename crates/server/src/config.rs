@@ -199,6 +199,18 @@ pub static DIRECTIVES: &[Directive] = &[
         }
         c.client_query_buffer_limit = n
     }),
+    // cachet keeps no data on disk (a cache node); these two report that in Redis's terms, so
+    // tools that read them (redis-benchmark, backups) see "no persistence" rather than an error.
+    directive!("save", mutable: true, tls: false, |_c| String::new(), |_c, v| {
+        if !v.trim().trim_matches('"').is_empty() {
+            return Err("cachet does not persist to disk; only save \"\" is accepted".into());
+        }
+    }),
+    directive!("appendonly", mutable: true, tls: false, |_c| "no".into(), |_c, v| {
+        if parse_bool(v)? {
+            return Err("cachet does not persist to disk; only appendonly no is accepted".into());
+        }
+    }),
     directive!("transit-encryption-mode", mutable: true, tls: true, |c| c.transit_encryption_mode.to_string(),
         |c, v| c.transit_encryption_mode = v.parse().map_err(|_| "argument(s) must be one of the following: disabled, preferred, required".to_string())?),
     directive!("tls-handshake-timeout", mutable: true, tls: false, |c| c.tls_handshake_timeout.to_string(), |c, v| {
