@@ -67,7 +67,7 @@ pub struct ClientHandle {
     pub name: Mutex<Vec<u8>>,
     pub db: AtomicUsize,
     pub resp: AtomicUsize,
-    /// Milliseconds since node start of the last command.
+    /// Unix milliseconds of the last command.
     pub last_active_ms: AtomicU64,
     /// Index into the command table of the last command + 1 (0 = none yet).
     pub last_cmd: AtomicUsize,
@@ -161,9 +161,6 @@ impl Node {
         unix_ms()
     }
 
-    pub fn uptime_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
 
     /// Registers a new connection; returns its handle and whether it is over `maxclients`.
     pub fn register_client(&self, worker: usize, addr: String, laddr: String) -> (Arc<ClientHandle>, bool) {
@@ -179,7 +176,7 @@ impl Node {
             name: Mutex::new(Vec::new()),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
-            last_active_ms: AtomicU64::new(self.uptime_ms()),
+            last_active_ms: AtomicU64::new(unix_ms()),
             last_cmd: AtomicUsize::new(0),
             tls: AtomicBool::new(false),
             killed: AtomicBool::new(false),

@@ -428,7 +428,7 @@ pub fn config(ctx: &mut Ctx, args: Args) {
 
 /// One CLIENT LIST line for `h`, in Redis 7's field order.
 fn client_line(node: &Node, h: &ClientHandle) -> String {
-    let idle = node.uptime_ms().saturating_sub(h.last_active_ms.load(Relaxed)) / 1000;
+    let idle = node.now_ms().saturating_sub(h.last_active_ms.load(Relaxed)) / 1000;
     let cmd = match h.last_cmd.load(Relaxed) {
         0 => "NULL",
         i => COMMANDS[i - 1].name,
