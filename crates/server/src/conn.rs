@@ -1,18 +1,19 @@
 //! One client connection: its transport (sniffing, plaintext or TLS) and its request state.
 //!
 //! Copies on the request path, and why each remains:
-//! - TLS, read: rustls opens records in the buffer the kernel filled (no copy), then moves
-//!   each record's plaintext into a `Vec` of its own (rustls 0.23's unbuffered API does this).
+//! - TLS, read: rustls opens records in the buffer the kernel filled (no copy of the
+//!   ciphertext), then moves each record's plaintext into a `Vec` of its own (rustls 0.23).
 //!   We parse and execute straight from that plaintext; only the tail of a request cut across
 //!   records is copied into the query buffer.
 //! - Plaintext, read: requests are parsed and executed where the kernel put them; only a cut
 //!   request's tail is copied into the query buffer.
 //! - A partial TLS record (ciphertext) is copied into `tls_in` until its rest arrives: a record
 //!   must be whole to be opened.
-//! - Replies are encoded once into the reply buffer; TLS seals them from there straight into
-//!   the send buffer (the encryption is the copy), plaintext hands the reply buffer over by
-//!   swapping it with the empty send buffer.
-
+//! - Replies are encoded once into the reply buffer. TLS seals them from there; rustls 0.23
+//!   builds each record in a buffer of its own and copies it into the send buffer (one copy
+//!   and one allocation per record, see `cachet_tls::session`). Plaintext hands the reply
+//!   buffer over by swapping it with the empty send buffer (no copy).
+//!
 use crate::cmd;
 use crate::node::{ClientHandle, Live, Node, WorkerStats};
 use cachet_resp::{Limits, Parsed, Protocol, ReplyWriter, RequestParser};

@@ -161,7 +161,6 @@ impl Node {
         unix_ms()
     }
 
-
     /// Registers a new connection; returns its handle and whether it is over `maxclients`.
     pub fn register_client(&self, worker: usize, addr: String, laddr: String) -> (Arc<ClientHandle>, bool) {
         let id = self.next_client_id.fetch_add(1, Relaxed);
