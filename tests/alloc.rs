@@ -54,9 +54,11 @@ fn counted(f: impl FnOnce()) -> u64 {
 
 fn node(dir: &TempDir, mode: &str) -> Node {
     let set = cachet_tls::make_dev_set(&dir.0).unwrap();
-    let mut c = Config::default();
-    c.tls_cert_file = Some(set.server_cert());
-    c.tls_key_file = Some(set.server_key());
+    let mut c = Config {
+        tls_cert_file: Some(set.server_cert()),
+        tls_key_file: Some(set.server_key()),
+        ..Config::default()
+    };
     c.apply("transit-encryption-mode", mode, "test").unwrap();
     Node::new(c, cachet_runtime::IoBackend::Epoll, 1, 0, 0).unwrap()
 }
