@@ -56,8 +56,14 @@ pub fn start(backend: &str, extra: &[&str]) -> Server {
 }
 
 pub fn start_in(dir: TempDir, backend: &str, extra: &[&str]) -> Server {
+    start_with(dir, backend, extra, |_| {})
+}
+
+/// Like [`start_in`], letting the caller adjust the command (e.g. a seccomp filter).
+pub fn start_with(dir: TempDir, backend: &str, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
     install_provider();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachet"));
+    adjust(&mut cmd);
     cmd.arg("serve")
         .args(["--port", "0", "--io-backend", backend, "--workers", "2"])
         .arg("--tls-dev-dir")
@@ -143,6 +149,22 @@ impl Server {
         // SAFETY: plain kill(2) of the child we spawned.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         child.wait().unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Peak resident memory of the server process so far, in bytes (`VmHWM`).
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kb * 1024
     }
 
     pub fn log_text(&self) -> String {
@@ -243,6 +265,34 @@ pub fn read_to_close(s: &mut impl Read) -> Vec<u8> {
             Ok(0) | Err(_) => return all,
             Ok(n) => all.extend_from_slice(&buf[..n]),
         }
+    }
+}
+
+/// Makes the command's process refuse `io_uring_setup` with EPERM through a real seccomp filter,
+/// as Docker's default profile does.
+pub fn deny_io_uring(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    const RET_ERRNO_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let filter = [
+        // Load the syscall number (offset 0 of seccomp_data).
+        libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 },
+        libc::sock_filter { code: 0x15, jt: 0, jf: 1, k: libc::SYS_io_uring_setup as u32 },
+        libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: RET_ERRNO_EPERM },
+        libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: RET_ALLOW },
+    ];
+    // SAFETY: runs in the child between fork and exec; prctl is async-signal-safe, and the
+    // filter array is moved into the closure, so nothing is allocated there.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog as *const _) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

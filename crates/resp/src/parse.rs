@@ -510,4 +510,79 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), None);
         assert_eq!(parse_i64(b"-"), None);
     }
+
+    /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Runs the parser over `input` fed in pieces cut at `cuts`, the way a connection feeds it
+    /// (appending, dropping consumed bytes); returns the requests or the first error.
+    fn feed(input: &[u8], cuts: &[usize]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let limits = Limits { max_bulk_len: 1 << 20, authenticated: true };
+        let mut p = RequestParser::new();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            buf.extend_from_slice(&input[fed..cut]);
+            fed = cut;
+            while let Parsed::Request { consumed } = p.parse(&buf, &limits)? {
+                out.push(p.args(&buf).iter().map(|a| a.to_vec()).collect());
+                buf.drain(..consumed);
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn random_and_mutated_input_never_panics_and_splits_do_not_matter() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let seeds: [&[u8]; 4] = [
+            b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n",
+            b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*1\r\n$4\r\nPING\r\n",
+            b"set k \"a b\\x41\" 'c'\r\nPING\n",
+            b"*0\r\n\r\n*-1\r\n",
+        ];
+        for _ in 0..20_000 {
+            let mut input: Vec<u8> = if rng.below(4) == 0 {
+                (0..rng.below(64)).map(|_| rng.next() as u8).collect()
+            } else {
+                let mut v = seeds[rng.below(seeds.len())].to_vec();
+                for _ in 0..rng.below(4) {
+                    let i = rng.below(v.len());
+                    match rng.below(3) {
+                        0 => v[i] = b"*$\r\n-0123456789ax\"'"[rng.below(17)],
+                        1 => {
+                            v.remove(i);
+                        }
+                        _ => v.insert(i, rng.next() as u8),
+                    }
+                    if v.is_empty() {
+                        v.push(b'*');
+                    }
+                }
+                v
+            };
+            input.truncate(256);
+            let whole = feed(&input, &[]);
+            let mut cuts: Vec<usize> = (0..rng.below(4)).map(|_| rng.below(input.len() + 1)).collect();
+            cuts.sort_unstable();
+            assert_eq!(
+                feed(&input, &cuts),
+                whole,
+                "input {:?} cut at {cuts:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
 }

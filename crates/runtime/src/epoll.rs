@@ -207,6 +207,14 @@ impl<S: Service> Worker<S> {
         if slot.written == slot.out.len() {
             slot.out.clear();
             slot.written = 0;
+            if slot.closing.is_none() && self.svc.backlog(&slot.conn) {
+                // Everything has left: let the connection run the requests it set aside.
+                if self.svc.receive(&mut slot.conn, &mut []) == Flow::Close {
+                    slot.closing = Some(Instant::now());
+                }
+                self.mark_dirty(idx);
+                return;
+            }
         }
         if slot.read_paused && slot.out.len() - slot.written < OUT_LOW_WATER {
             slot.read_paused = false;

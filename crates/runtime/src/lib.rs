@@ -41,7 +41,14 @@ pub trait Service {
 
     /// Bytes arrived. `data` may be modified in place (TLS opens records where they lie) and is
     /// only valid during the call. Replies are produced later, by [`Service::flush`].
+    ///
+    /// Called with empty `data` when the connection reported a [`Service::backlog`] and its
+    /// output has drained: the service resumes the requests it had set aside.
     fn receive(&mut self, conn: &mut Self::Conn, data: &mut [u8]) -> Flow;
+
+    /// Whether the connection stopped executing requests because too many replies were
+    /// pending; the runtime calls [`Service::receive`] with no data once its output has left.
+    fn backlog(&self, conn: &Self::Conn) -> bool;
 
     /// End of a loop turn for a connection that received bytes or was ticked: append what is
     /// to be sent to `out`.

@@ -274,6 +274,14 @@ impl<S: Service> Worker<S> {
         }
         self.start_send(idx);
         let slot = &mut self.slots[idx];
+        if slot.pending_out() == 0 && slot.closing.is_none() && self.svc.backlog(&slot.conn) {
+            // Everything has left: let the connection run the requests it set aside.
+            if self.svc.receive(&mut slot.conn, &mut []) == Flow::Close {
+                slot.closing = Some(Instant::now());
+            }
+            self.mark_dirty(idx);
+        }
+        let slot = &mut self.slots[idx];
         if slot.recv_paused && slot.pending_out() < OUT_LOW_WATER && slot.closing.is_none() {
             slot.recv_paused = false;
             if !slot.recv_armed {

@@ -23,6 +23,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Replies pending (not yet sent) at which a connection stops executing further requests until
+/// they have left. One receive buffer can hold hundreds of pipelined GETs of a large value; this
+/// bounds what a client that does not read its replies can make the node hold (Redis's default
+/// `client-output-buffer-limit normal 0 0 0` does not bound it at all).
+pub const REPLY_STALL: usize = 1024 * 1024;
+
 const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// Which kind of port a connection arrived on.
@@ -55,6 +61,9 @@ pub struct ClientState {
     pub authenticated: bool,
     /// Close once the replies pending now have been sent (QUIT, protocol error, kill).
     pub closing: bool,
+    /// Execution stopped with requests left in the query buffer because [`REPLY_STALL`] bytes
+    /// of replies were pending; resumed once they have been sent.
+    pub stalled: bool,
     /// The connection was over `maxclients` when it arrived: its first words get
     /// `-ERR max number of clients reached`, then it is closed.
     pub over_limit: bool,
@@ -106,6 +115,7 @@ impl Conn {
                 db: 0,
                 authenticated: live.requirepass.is_none(),
                 closing: false,
+                stalled: false,
                 over_limit,
                 last_active: now,
             },
@@ -142,7 +152,14 @@ impl Conn {
 
     /// Bytes arrived; see [`Transport`] for what happens in each state.
     pub fn receive(&mut self, node: &Node, ws: &WorkerStats, data: &mut [u8]) -> Flow {
-        if self.state.closing || data.is_empty() {
+        if self.state.closing {
+            return self.flow();
+        }
+        if data.is_empty() {
+            // Resuming after a stall: the set-aside requests are plaintext in the query buffer.
+            if self.state.stalled {
+                consume(node, ws, &mut self.parser, &mut self.query, &mut self.replies, &mut self.state, &[]);
+            }
             return self.flow();
         }
         if let Transport::Sniffing { mode } = self.transport {
@@ -386,7 +403,12 @@ fn execute_all(
     // The clock is read once per batch: a pipeline of 16 requests shares one reading.
     let now_ms = node.now_ms();
     state.last_active = Instant::now();
+    state.stalled = false;
     while !state.closing && pos < buf.len() {
+        if replies.len() >= REPLY_STALL {
+            state.stalled = true;
+            break;
+        }
         let limits = Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: state.authenticated };
         match parser.parse(&buf[pos..], &limits) {
             Ok(Parsed::Incomplete) => break,

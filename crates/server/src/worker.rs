@@ -68,6 +68,10 @@ impl Service for Worker {
         self.guarded(conn, "receive", Flow::Close, |c| c.receive(&node, ws, data))
     }
 
+    fn backlog(&self, conn: &Conn) -> bool {
+        conn.state.stalled
+    }
+
     fn flush(&mut self, conn: &mut Conn, out: &mut Vec<u8>) -> Flow {
         let node = self.node.clone();
         let ws = &node.worker_stats[self.index];
