@@ -254,3 +254,46 @@ fn dev_certificates_are_made_once_and_reused() {
     let mut c = tls_client_with_ca(srv2.port, &certs.join("ca.crt"), None).get_connection().unwrap();
     let _: () = redis::cmd("PING").query(&mut c).unwrap();
 }
+
+both_backends! {
+    fn vanishing_peers_and_stray_records_close_only_their_connection(b: &str) {
+        // Shows a client that closes mid-handshake is counted as peer_closed, and a stray
+        // (forged) record inside an established session closes that session only.
+        let srv = start(b, &[]);
+        let mut v = srv.raw_plain();
+        v.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03").unwrap();
+        drop(v);
+        let mut s = srv.raw_tls(srv.client_config());
+        assert_eq!(ping(&mut s), b"+PONG\r\n");
+        // Bypass rustls: an application-data record the server cannot authenticate.
+        let mut forged = b"\x17\x03\x03\x00\x20".to_vec();
+        forged.extend_from_slice(&[0xaa; 32]);
+        s.sock.write_all(&forged).unwrap();
+        let mut buf = [0u8; 64];
+        // The server answers with a bad_record_mac alert and closes.
+        let e = s.read(&mut buf).expect_err("session must end after a forged record").to_string();
+        assert!(e.contains("BadRecordMac"), "{e}");
+        let mut c = srv.tls_client().get_connection().unwrap();
+        let _: () = redis::cmd("PING").query(&mut c).unwrap();
+        // The vanished client's close may be seen after our PING: wait for the counter.
+        let mut closed = String::new();
+        for _ in 0..50 {
+            closed = srv.info_field(&mut c, "tls_handshake_failures_peer_closed");
+            if closed == "1" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(closed, "1");
+    }
+
+    fn idle_clients_are_closed_after_timeout(b: &str) {
+        // Shows the `timeout` directive: an idle authenticated client is closed by the node.
+        let srv = start(b, &["--timeout", "1"]);
+        let mut s = srv.raw_tls(srv.client_config());
+        assert_eq!(ping(&mut s), b"+PONG\r\n");
+        let mut buf = [0u8; 16];
+        // A clean end of stream (close_notify): not a read timeout, not a truncation.
+        assert_eq!(s.read(&mut buf).expect("close_notify from the node"), 0);
+    }
+}

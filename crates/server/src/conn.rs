@@ -85,6 +85,8 @@ pub struct Conn {
     replies: Vec<u8>,
     pub state: ClientState,
     accepted: Instant,
+    /// A TLS close_notify has been queued: it is sent once, after the last replies.
+    close_notify_sent: bool,
 }
 
 impl Conn {
@@ -120,6 +122,7 @@ impl Conn {
                 last_active: now,
             },
             accepted: now,
+            close_notify_sent: false,
         };
         // A plaintext-only port can refuse at once, as Redis does, before the client speaks.
         if over_limit && mode == TlsMode::Disabled {
@@ -302,6 +305,16 @@ impl Conn {
                 Transport::Sniffing { .. } => self.replies.clear(),
             }
         }
+        // Closing on purpose (QUIT, timeout, kill, shutdown): end the TLS session cleanly after
+        // the last replies, so the client sees an end of stream, not a truncation.
+        if self.state.closing && !self.close_notify_sent {
+            if let Transport::Tls(session) = &mut self.transport {
+                if matches!(session.phase(), Phase::Open | Phase::PeerClosed) {
+                    session.close_notify(&mut self.tls_in, out);
+                    self.close_notify_sent = true;
+                }
+            }
+        }
         self.flow()
     }
 
@@ -341,11 +354,8 @@ impl Conn {
 
     /// The node is stopping: replies already due, then TLS close_notify.
     pub fn goodbye(&mut self, ws: &WorkerStats, out: &mut Vec<u8>) {
-        self.flush(ws, out);
-        if let Transport::Tls(session) = &mut self.transport {
-            session.close_notify(&mut self.tls_in, out);
-        }
         self.state.closing = true;
+        self.flush(ws, out);
     }
 }
 
