@@ -138,8 +138,8 @@ fn serve(args: &[String]) -> Result<(), String> {
         signal_hook::flag::register(sig, running.shutdown.clone()).map_err(|e| e.to_string())?;
     }
     tracing::info!(
-        port = node.port,
-        tls_port = node.tls_port,
+        port = node.port(),
+        tls_port = node.tls_port(),
         workers = node.workers,
         io_backend = %node.io_backend,
         transit_encryption_mode = %mode,
@@ -147,10 +147,10 @@ fn serve(args: &[String]) -> Result<(), String> {
     );
     if mode != cachet_tls::TlsMode::Disabled {
         if let Some(ca) = ca {
-            tracing::info!("connect with: redis-cli --tls --cacert {} -p {}", ca.display(), node.port);
+            tracing::info!("connect with: redis-cli --tls --cacert {} -p {}", ca.display(), node.port());
         }
     } else {
-        tracing::info!("connect with: redis-cli -p {}", node.port);
+        tracing::info!("connect with: redis-cli -p {}", node.port());
     }
     let shutdown = running.shutdown.clone();
     let r = running.join();

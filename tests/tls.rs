@@ -297,3 +297,49 @@ both_backends! {
         assert_eq!(s.read(&mut buf).expect("close_notify from the node"), 0);
     }
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits (bounded) until a TCP connect to `port` succeeds or fails as `want`.
+fn port_open(port: u16, want: bool) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() == want {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+both_backends! {
+    fn ports_change_live_and_a_taken_port_changes_nothing(b: &str) {
+        // Shows CONFIG SET port/tls-port on a live node: every worker moves to the new
+        // listeners, open connections stay, and a port already taken is refused with Redis's
+        // error, leaving the node as it was.
+        let srv = start(b, &[]);
+        let mut c = srv.tls_client().get_connection().unwrap();
+        let (new_port, new_tls) = (free_port(), free_port());
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("port").arg(new_port).arg("tls-port").arg(new_tls)
+            .query(&mut c).unwrap();
+        assert!(port_open(srv.port, false), "old port still accepting");
+        assert!(port_open(new_port, true));
+        let _: () = redis::cmd("PING").query(&mut c).unwrap();
+        for p in [new_port, new_tls] {
+            let mut n = srv.tls_client_on(p, None).get_connection().unwrap();
+            let _: () = redis::cmd("PING").query(&mut n).unwrap();
+        }
+        let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("port").query(&mut c).unwrap();
+        assert_eq!(got, vec!["port".to_string(), new_port.to_string()]);
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        let r: redis::RedisResult<()> = redis::cmd("CONFIG").arg("SET").arg("port").arg(taken_port).query(&mut c);
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "ResponseError: CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
+        );
+        let mut n = srv.tls_client_on(new_port, None).get_connection().unwrap();
+        let _: () = redis::cmd("PING").query(&mut n).unwrap();
+    }
+}

@@ -39,9 +39,7 @@ struct Worker<S: Service> {
 pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     let poll = Poll::new()?;
     let mut listeners: Vec<TcpListener> = spec.listeners.into_iter().map(TcpListener::from_std).collect();
-    for (i, l) in listeners.iter_mut().enumerate() {
-        poll.registry().register(l, Token(i), Interest::READABLE)?;
-    }
+    register_listeners(&poll, &mut listeners)?;
     let mut w = Worker {
         poll,
         slots: Slab::with_capacity(1024),
@@ -63,7 +61,9 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
             let t = ev.token().0;
             if t < LISTENER_TOKENS {
                 if stop_by.is_none() {
-                    w.accept_all(t, &listeners[t]);
+                    if let Some(l) = listeners.get(t) {
+                        w.accept_all(l);
+                    }
                 }
                 continue;
             }
@@ -84,6 +84,15 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
         if now >= next_tick {
             next_tick = now + TICK;
             w.tick(now);
+            if stop_by.is_none() {
+                if let Some(new) = w.svc.take_listeners() {
+                    for l in listeners.iter_mut() {
+                        let _ = w.poll.registry().deregister(l);
+                    }
+                    listeners = new.into_iter().map(TcpListener::from_std).collect();
+                    register_listeners(&w.poll, &mut listeners)?;
+                }
+            }
         }
         if stop_by.is_none() && spec.shutdown.load(Ordering::Relaxed) {
             stop_by = Some(now + SHUTDOWN_GRACE);
@@ -101,8 +110,15 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     }
 }
 
+fn register_listeners(poll: &Poll, listeners: &mut [TcpListener]) -> io::Result<()> {
+    for (i, l) in listeners.iter_mut().enumerate() {
+        poll.registry().register(l, Token(i), Interest::READABLE)?;
+    }
+    Ok(())
+}
+
 impl<S: Service> Worker<S> {
-    fn accept_all(&mut self, listener: usize, l: &TcpListener) {
+    fn accept_all(&mut self, l: &TcpListener) {
         loop {
             match l.accept() {
                 Ok((mut stream, peer)) => {
@@ -117,7 +133,8 @@ impl<S: Service> Worker<S> {
                     {
                         continue;
                     }
-                    let conn = self.svc.accept(listener, Some(peer));
+                    let local = stream.local_addr().ok();
+                    let conn = self.svc.accept(local, Some(peer));
                     let idx = entry.key();
                     entry.insert(Slot {
                         stream,

@@ -36,8 +36,13 @@ pub enum Flow {
 pub trait Service {
     type Conn;
 
-    /// A connection arrived on `listeners[listener]`.
-    fn accept(&mut self, listener: usize, peer: Option<SocketAddr>) -> Self::Conn;
+    /// A connection arrived. `local` is the address it arrived on (which port, which
+    /// interface), `peer` the client's.
+    fn accept(&mut self, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Self::Conn;
+
+    /// Polled every tick: new listening sockets to serve instead of the current ones (after
+    /// `CONFIG SET port/bind/tls-port`). Open connections are not affected.
+    fn take_listeners(&mut self) -> Option<Vec<TcpListener>>;
 
     /// Bytes arrived. `data` may be modified in place (TLS opens records where they lie) and is
     /// only valid during the call. Replies are produced later, by [`Service::flush`].

@@ -16,7 +16,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Operation kinds, in the top byte of `user_data`; the rest is a listener or slot index.
+/// Operation kinds, in the top byte of `user_data`; the rest is a slot index, or for accepts a
+/// listener generation (bits 32..48) and index, so completions from replaced listeners are
+/// told apart.
 const OP_ACCEPT: u64 = 1 << 56;
 const OP_RECV: u64 = 2 << 56;
 const OP_SEND: u64 = 3 << 56;
@@ -79,9 +81,8 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     let bufs = BufRing::new(&ring, spec.uring.buffers, spec.uring.buffer_size, BGID)?;
     let mut w = Worker { ring, bufs, slots: Slab::with_capacity(1024), dirty: Vec::new(), svc };
     let mut listeners = spec.listeners;
-    for (i, l) in listeners.iter().enumerate() {
-        w.push(opcode::AcceptMulti::new(types::Fd(l.as_raw_fd())).build().user_data(OP_ACCEPT | i as u64));
-    }
+    let mut gen: u64 = 0;
+    w.arm_accepts(&listeners, gen);
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     let mut next_tick = Instant::now() + TICK;
     let mut stop_by: Option<Instant> = None;
@@ -100,7 +101,11 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
         for &(ud, res, flags) in &cqes {
             let idx = (ud & !OP_MASK) as usize;
             match ud & OP_MASK {
-                OP_ACCEPT => w.on_accept(idx, res, flags, stop_by.is_some(), &listeners),
+                OP_ACCEPT => {
+                    let (lgen, li) = ((ud >> 32) & 0xffff, (ud & 0xffff_ffff) as usize);
+                    let current = (lgen == gen & 0xffff).then(|| &listeners[li]);
+                    w.on_accept(li, res, flags, stop_by.is_some(), current, gen)
+                }
                 OP_RECV => w.on_recv(idx, res, flags),
                 OP_SEND => w.on_send(idx, res),
                 _ => {}
@@ -112,12 +117,19 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
         if now >= next_tick {
             next_tick = now + TICK;
             w.tick(now);
+            if stop_by.is_none() {
+                if let Some(new) = w.svc.take_listeners() {
+                    w.cancel_accepts(listeners.len(), gen);
+                    // The pending accepts hold their own references: closing ours is safe.
+                    listeners = new;
+                    gen += 1;
+                    w.arm_accepts(&listeners, gen);
+                }
+            }
         }
         if stop_by.is_none() && spec.shutdown.load(Ordering::Relaxed) {
             stop_by = Some(now + SHUTDOWN_GRACE);
-            for i in 0..listeners.len() {
-                w.push(opcode::AsyncCancel::new(OP_ACCEPT | i as u64).build().user_data(OP_CANCEL));
-            }
+            w.cancel_accepts(listeners.len(), gen);
             w.begin_shutdown();
         }
         if let Some(deadline) = stop_by {
@@ -149,6 +161,24 @@ impl<S: Service> Worker<S> {
         }
     }
 
+    fn accept_ud(gen: u64, i: usize) -> u64 {
+        OP_ACCEPT | (gen & 0xffff) << 32 | i as u64
+    }
+
+    fn arm_accepts(&mut self, listeners: &[std::net::TcpListener], gen: u64) {
+        for (i, l) in listeners.iter().enumerate() {
+            let sqe =
+                opcode::AcceptMulti::new(types::Fd(l.as_raw_fd())).build().user_data(Self::accept_ud(gen, i));
+            self.push(sqe);
+        }
+    }
+
+    fn cancel_accepts(&mut self, n: usize, gen: u64) {
+        for i in 0..n {
+            self.push(opcode::AsyncCancel::new(Self::accept_ud(gen, i)).build().user_data(OP_CANCEL));
+        }
+    }
+
     fn arm_recv(&mut self, idx: usize) {
         let fd = self.slots[idx].fd.as_raw_fd();
         self.slots[idx].recv_armed = true;
@@ -163,13 +193,16 @@ impl<S: Service> Worker<S> {
         }
     }
 
+    /// `listener` is the listener's socket when it is still current (not replaced since the
+    /// accept was armed); a connection accepted on a replaced one is still served.
     fn on_accept(
         &mut self,
-        listener: usize,
+        index: usize,
         res: i32,
         flags: u32,
         stopping: bool,
-        listeners: &[std::net::TcpListener],
+        listener: Option<&std::net::TcpListener>,
+        gen: u64,
     ) {
         if res >= 0 {
             // SAFETY: a successful accept completion returns a new descriptor that nothing
@@ -179,7 +212,8 @@ impl<S: Service> Worker<S> {
                 let sock = SockRef::from(&fd);
                 let _ = sock.set_tcp_nodelay(true);
                 let peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
-                let conn = self.svc.accept(listener, peer);
+                let local = sock.local_addr().ok().and_then(|a| a.as_socket());
+                let conn = self.svc.accept(local, peer);
                 let idx = self.slots.insert(Slot {
                     fd,
                     conn,
@@ -200,9 +234,11 @@ impl<S: Service> Worker<S> {
         } else if res != -libc::ECANCELED {
             tracing::warn!(error = %io::Error::from_raw_os_error(-res), "accept failed");
         }
-        if !cqueue::more(flags) && !stopping && res != -libc::ECANCELED {
-            let fd = listeners[listener].as_raw_fd();
-            self.push(opcode::AcceptMulti::new(types::Fd(fd)).build().user_data(OP_ACCEPT | listener as u64));
+        if let Some(l) = listener.filter(|_| !cqueue::more(flags) && !stopping && res != -libc::ECANCELED) {
+            let sqe = opcode::AcceptMulti::new(types::Fd(l.as_raw_fd()))
+                .build()
+                .user_data(Self::accept_ud(gen, index));
+            self.push(sqe);
         }
     }
 

@@ -142,10 +142,10 @@ macro_rules! directive {
 
 /// Every directive cachet reads, Redis's first and cachet's own after.
 pub static DIRECTIVES: &[Directive] = &[
-    directive!("bind", mutable: false, tls: false, |c| c.bind.join(" "),
+    directive!("bind", mutable: true, tls: false, |c| c.bind.join(" "),
         |c, v| c.bind = v.split_whitespace().map(String::from).collect()),
-    directive!("port", mutable: false, tls: false, |c| c.port.to_string(), |c, v| c.port = parse_int(v)?),
-    directive!("tls-port", mutable: false, tls: false, |c| c.tls_port.to_string(), |c, v| c.tls_port = parse_int(v)?),
+    directive!("port", mutable: true, tls: false, |c| c.port.to_string(), |c, v| c.port = parse_int(v)?),
+    directive!("tls-port", mutable: true, tls: false, |c| c.tls_port.to_string(), |c, v| c.tls_port = parse_int(v)?),
     directive!("tls-cert-file", mutable: true, tls: true, |c| opt_path(&c.tls_cert_file),
         |c, v| c.tls_cert_file = set_path(v)),
     directive!("tls-key-file", mutable: true, tls: true, |c| opt_path(&c.tls_key_file),

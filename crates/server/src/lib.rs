@@ -7,15 +7,15 @@
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod listen;
 pub mod node;
 pub mod worker;
 
 pub use config::{Config, ConfigError};
 pub use node::Node;
 
-use cachet_runtime::{listener::bind_reuseport, resolve_backend, IoBackend, UringSizes, WorkerSpec};
-use conn::PortKind;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use cachet_runtime::{resolve_backend, IoBackend, UringSizes, WorkerSpec};
+use listen::{bind_all, parse_bind, ListenPlan};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -45,35 +45,6 @@ impl Running {
     }
 }
 
-fn parse_bind(s: &str) -> Result<IpAddr, String> {
-    let s = s.trim_start_matches('-');
-    let s = if s == "localhost" { "127.0.0.1" } else { s };
-    s.parse().map_err(|_| format!("bind: '{s}' is not an IP address"))
-}
-
-/// One worker's listening sockets, with the kind of port each serves.
-type Listeners = Vec<(PortKind, TcpListener)>;
-
-/// Binds every (address, port) once, resolving port 0 on the first address; returns
-/// (listeners, actual port, actual tls-port).
-fn bind_all(addrs: &[IpAddr], port: u16, tls_port: u16) -> Result<(Listeners, u16, u16), String> {
-    let mut out = Vec::new();
-    let (mut port, mut tls_port) = (port, tls_port);
-    for &ip in addrs {
-        let l = bind_reuseport(SocketAddr::new(ip, port))
-            .map_err(|e| format!("cannot listen on {ip}:{port}: {e}"))?;
-        port = l.local_addr().map_err(|e| e.to_string())?.port();
-        out.push((PortKind::Main, l));
-        if tls_port != 0 {
-            let l = bind_reuseport(SocketAddr::new(ip, tls_port))
-                .map_err(|e| format!("cannot listen on {ip}:{tls_port} (tls-port): {e}"))?;
-            tls_port = l.local_addr().map_err(|e| e.to_string())?.port();
-            out.push((PortKind::Tls, l));
-        }
-    }
-    Ok((out, port, tls_port))
-}
-
 /// Starts a node. The config's certificate paths MUST be resolved (see the binary's start-up,
 /// which makes development certificates when none are configured).
 pub fn start(config: Config) -> Result<Running, String> {
@@ -89,34 +60,25 @@ pub fn start(config: Config) -> Result<Running, String> {
         0 => cores.len().max(1),
         n => n,
     };
-    let addrs: Vec<IpAddr> = config.bind.iter().map(|b| parse_bind(b)).collect::<Result<_, _>>()?;
-    if addrs.is_empty() {
-        return Err("bind: no address given".into());
-    }
-    let (first, port, tls_port) = bind_all(&addrs, config.port, config.tls_port)?;
-    let node = Arc::new(Node::new(config, backend, workers, port, tls_port)?);
+    let plan = ListenPlan { addrs: parse_bind(&config.bind)?, port: config.port, tls_port: config.tls_port };
+    let (sets, actual) = bind_all(&plan, workers)?;
+    let mut config = config;
+    config.port = actual.port;
+    config.tls_port = actual.tls_port;
+    let node = Arc::new(Node::new(config, backend, workers, actual.port, actual.tls_port)?);
     let shutdown = Arc::new(AtomicBool::new(false));
 
     let mut threads = Vec::new();
-    let mut first = Some(first);
-    for i in 0..workers {
-        let listeners = match first.take() {
-            Some(l) => l,
-            None => bind_all(&addrs, port, tls_port)?.0,
-        };
-        let ports = listeners
-            .iter()
-            .map(|(k, l)| (*k, l.local_addr().map(|a| worker::addr_text(&a)).unwrap_or_default()))
-            .collect();
+    for (i, listeners) in sets.into_iter().enumerate() {
         let spec = WorkerSpec {
             index: i,
             core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
-            listeners: listeners.into_iter().map(|(_, l)| l).collect(),
+            listeners,
             backend,
             uring: UringSizes::default(),
             shutdown: shutdown.clone(),
         };
-        let w = worker::Worker::new(node.clone(), i, ports);
+        let w = worker::Worker::new(node.clone(), i);
         let t = std::thread::Builder::new()
             .name(format!("cachet-w{i}"))
             .spawn(move || cachet_runtime::run_worker(spec, w))

@@ -8,11 +8,12 @@
 //! summed only when INFO asks.
 
 use crate::config::{directive, Config};
+use crate::listen::{bind_all, parse_bind, ListenPlan};
 use arc_swap::ArcSwap;
 use cachet_store::Keyspace;
 use cachet_tls::{TlsMode, TlsSettings, TlsStats};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -92,8 +93,12 @@ pub struct Node {
     pub io_backend: cachet_runtime::IoBackend,
     pub workers: usize,
     /// The actual ports (after resolving port 0).
-    pub port: u16,
-    pub tls_port: u16,
+    port: AtomicU16,
+    tls_port: AtomicU16,
+    /// Bumped when `CONFIG SET` has bound new listeners; each worker then takes its set from
+    /// `handoff` on its next tick.
+    listen_gen: AtomicU64,
+    handoff: Box<[Mutex<Option<Vec<std::net::TcpListener>>>]>,
 }
 
 /// Error text for `CONFIG SET` failures, in Redis's words.
@@ -124,9 +129,28 @@ impl Node {
             run_id: random_hex(40),
             io_backend,
             workers,
-            port,
-            tls_port,
+            port: AtomicU16::new(port),
+            tls_port: AtomicU16::new(tls_port),
+            listen_gen: AtomicU64::new(0),
+            handoff: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
         })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.load(Relaxed)
+    }
+
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port.load(Relaxed)
+    }
+
+    pub fn listen_generation(&self) -> u64 {
+        self.listen_gen.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Worker `index`'s new listeners, once, after a `CONFIG SET` rebind.
+    pub fn take_listeners(&self, index: usize) -> Option<Vec<std::net::TcpListener>> {
+        lock(&self.handoff[index]).take()
     }
 
     /// The current live settings (a lock-free load).
@@ -152,6 +176,40 @@ impl Node {
             (d.set)(&mut next, value).map_err(|why| config_set_error(d.name, &why))?;
         }
         let live = build_live(&next).map_err(|why| config_set_error(&pairs[0].0, &why))?;
+        if (&next.bind, next.port, next.tls_port) != (&cfg.bind, cfg.port, cfg.tls_port) {
+            // Bind every worker's new set before changing anything, so a port that cannot be
+            // had leaves the node as it was.
+            let name = if next.bind != cfg.bind {
+                "bind"
+            } else if next.port != cfg.port {
+                "port"
+            } else {
+                "tls-port"
+            };
+            let plan = ListenPlan {
+                addrs: parse_bind(&next.bind).map_err(|e| config_set_error(name, &e))?,
+                port: next.port,
+                tls_port: next.tls_port,
+            };
+            let (sets, actual) = bind_all(&plan, self.handoff.len()).map_err(|e| {
+                tracing::warn!("CONFIG SET {name}: {e}");
+                let why = if name == "bind" {
+                    "Failed to bind to specified addresses."
+                } else {
+                    "Unable to listen on this port"
+                };
+                config_set_error(name, why)
+            })?;
+            next.port = actual.port;
+            next.tls_port = actual.tls_port;
+            for (slot, set) in self.handoff.iter().zip(sets) {
+                *lock(slot) = Some(set);
+            }
+            self.port.store(actual.port, Relaxed);
+            self.tls_port.store(actual.tls_port, Relaxed);
+            self.listen_gen.fetch_add(1, std::sync::atomic::Ordering::Release);
+            tracing::info!(port = actual.port, tls_port = actual.tls_port, "listening on new ports");
+        }
         *cfg = next;
         self.live.store(Arc::new(live));
         Ok(())

@@ -19,13 +19,14 @@ const EXPIRE_ROUNDS: usize = 16;
 pub struct Worker {
     node: Arc<Node>,
     index: usize,
-    /// For each listener the runtime was given: its kind and local address text.
-    ports: Vec<(PortKind, String)>,
+    /// The listener generation this worker serves (see `Node::listen_generation`).
+    listen_gen: u64,
 }
 
 impl Worker {
-    pub fn new(node: Arc<Node>, index: usize, ports: Vec<(PortKind, String)>) -> Self {
-        Worker { node, index, ports }
+    pub fn new(node: Arc<Node>, index: usize) -> Self {
+        let listen_gen = node.listen_generation();
+        Worker { node, index, listen_gen }
     }
 
     fn guarded<T>(&self, conn: &mut Conn, what: &str, fallback: T, f: impl FnOnce(&mut Conn) -> T) -> T {
@@ -52,8 +53,15 @@ pub fn addr_text(a: &SocketAddr) -> String {
 impl Service for Worker {
     type Conn = Conn;
 
-    fn accept(&mut self, listener: usize, peer: Option<SocketAddr>) -> Conn {
-        let (kind, laddr) = self.ports[listener].clone();
+    fn accept(&mut self, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Conn {
+        // The port a connection arrived on says what it speaks; reading it from the socket
+        // keeps this right while listeners are being replaced.
+        let tls_port = self.node.tls_port();
+        let kind = match local {
+            Some(l) if tls_port != 0 && l.port() == tls_port => PortKind::Tls,
+            _ => PortKind::Main,
+        };
+        let laddr = local.as_ref().map(addr_text).unwrap_or_default();
         let addr = peer.as_ref().map(addr_text).unwrap_or_default();
         let (handle, over) = self.node.register_client(self.index, addr, laddr);
         if over {
@@ -66,6 +74,15 @@ impl Service for Worker {
         let node = self.node.clone();
         let ws = &node.worker_stats[self.index];
         self.guarded(conn, "receive", Flow::Close, |c| c.receive(&node, ws, data))
+    }
+
+    fn take_listeners(&mut self) -> Option<Vec<std::net::TcpListener>> {
+        let gen = self.node.listen_generation();
+        if gen == self.listen_gen {
+            return None;
+        }
+        self.listen_gen = gen;
+        self.node.take_listeners(self.index)
     }
 
     fn backlog(&self, conn: &Conn) -> bool {

@@ -259,13 +259,13 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             node.io_backend,
             std::process::id(),
             node.run_id,
-            node.port,
+            node.port(),
             up / 86400,
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             env!("CARGO_PKG_VERSION"),
             node.workers,
             live.mode,
-            node.tls_port,
+            node.tls_port(),
         );
     }
     if want("clients") {
