@@ -81,12 +81,13 @@ pub fn start_with(dir: TempDir, backend: &str, extra: &[&str], adjust: impl FnOn
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Log first, then signal: a test reading the log after start() must see the line.
+            log2.lock().unwrap().push(line.clone());
             if line.contains("ready to accept connections") {
                 if let Some(tx) = tx.take() {
-                    let _ = tx.send(line.clone());
+                    let _ = tx.send(line);
                 }
             }
-            log2.lock().unwrap().push(line);
         }
     });
     let ready = match rx.recv_timeout(Duration::from_secs(30)) {
