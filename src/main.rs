@@ -34,6 +34,33 @@ enum Command {
         #[arg(long, default_value = "cachet-dev")]
         out: PathBuf,
     },
+    /// Inspect the tuning profiles of the supported node types.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// The settings derived for a node type on this host, and the reason for each.
+    Show {
+        /// A node type (`cache.r6g.large`, prefix optional), `auto` or `generic`.
+        #[arg(long, default_value = "auto")]
+        node_type: String,
+        /// Edited copies of the family files instead of the embedded ones.
+        #[arg(long)]
+        tuning_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every supported node type with its vCPUs, memory and architecture.
+    List {
+        #[arg(long)]
+        tuning_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +77,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { args } => serve(&args),
         Command::Certs { out } => certs(&out),
+        Command::Profile { command } => profile(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,8 +152,93 @@ fn resolve_certificates(cfg: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes command output to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+fn profile(cmd: ProfileCommand) -> Result<(), String> {
+    use std::fmt::Write;
+    let host = cachet_server::profile::detect_host();
+    let mut o = String::new();
+    match cmd {
+        ProfileCommand::Show { node_type, tuning_dir, json } => {
+            let cfg = Config { node_type, tuning_dir, ..Config::default() };
+            let (p, why) = cachet_server::profile::resolve(&cfg, &host)?;
+            if json {
+                return emit(&(serde_json::to_string_pretty(&p).map_err(|e| e.to_string())? + "\n"));
+            }
+            let _ = writeln!(o, "node type        {}", p.node_type);
+            let _ = writeln!(
+                o,
+                "tuning profile   {} ({}, {}, {} vCPUs, {}, network {})",
+                p.tuning_profile,
+                p.arch,
+                p.cpu,
+                p.vcpus,
+                if p.burstable { "burstable" } else { "not burstable" },
+                p.network
+            );
+            let _ =
+                writeln!(o, "host             {} cores, {} bytes of memory", p.host_cores, host.memory_bytes);
+            if let Some(why) = why {
+                let _ = writeln!(o, "note             {why}");
+            }
+            let _ = writeln!(o, "\n{:<24} {:<24} reason", "directive", "value");
+            for s in &p.settings {
+                let _ = writeln!(o, "{:<24} {:<24} {}", s.directive, s.value, s.reason);
+            }
+            for w in &p.warnings {
+                let _ = writeln!(o, "warning: {w}");
+            }
+        }
+        ProfileCommand::List { tuning_dir, json } => {
+            let cfg = Config { tuning_dir, ..Config::default() };
+            let cat = cachet_server::profile::catalogue(&cfg)?;
+            let sizes = || cat.families.iter().flat_map(|f| f.sizes.iter().map(move |s| (f, s)));
+            if json {
+                let rows: Vec<serde_json::Value> = sizes()
+                    .map(|(f, s)| {
+                        serde_json::json!({
+                            "node_type": s.name, "family": f.family, "arch": f.arch, "cpu": f.cpu,
+                            "vcpus": s.vcpus, "maxmemory_bytes": s.maxmemory_bytes,
+                            "maxclients": s.maxclients, "burstable": f.burstable, "network": s.network,
+                        })
+                    })
+                    .collect();
+                return emit(&(serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n"));
+            }
+            let _ = writeln!(
+                o,
+                "{:<20} {:>5} {:>15} {:>10}  {:<8} {:<9} network",
+                "node type", "vCPUs", "maxmemory", "maxclients", "arch", "burstable"
+            );
+            for (f, s) in sizes() {
+                let _ = writeln!(
+                    o,
+                    "{:<20} {:>5} {:>15} {:>10}  {:<8} {:<9} {}",
+                    s.name,
+                    s.vcpus,
+                    s.maxmemory_bytes,
+                    s.maxclients,
+                    f.arch,
+                    if f.burstable { "yes" } else { "no" },
+                    s.network
+                );
+            }
+        }
+    }
+    emit(&o)
+}
+
 fn serve(args: &[String]) -> Result<(), String> {
     let mut cfg = load_config(args)?;
+    let host = cachet_server::profile::detect_host();
+    cachet_server::profile::apply(&mut cfg, &host)?;
     resolve_certificates(&mut cfg)?;
     let mode = cfg.transit_encryption_mode;
     let ca = cfg.tls_ca_cert_file.clone();

@@ -65,7 +65,7 @@ pub fn start_with(dir: TempDir, backend: &str, extra: &[&str], adjust: impl FnOn
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cachet"));
     adjust(&mut cmd);
     cmd.arg("serve")
-        .args(["--port", "0", "--io-backend", backend, "--workers", "2"])
+        .args(["--port", "0", "--io-backend", backend])
         .arg("--tls-dev-dir")
         .arg(dir.0.join("certs"))
         .args(extra)

@@ -29,6 +29,7 @@ struct Slot<C> {
 }
 
 struct Worker<S: Service> {
+    socket_buffer: usize,
     poll: Poll,
     slots: Slab<Slot<S::Conn>>,
     dirty: Vec<usize>,
@@ -41,6 +42,7 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     let mut listeners: Vec<TcpListener> = spec.listeners.into_iter().map(TcpListener::from_std).collect();
     register_listeners(&poll, &mut listeners)?;
     let mut w = Worker {
+        socket_buffer: spec.socket_buffer,
         poll,
         slots: Slab::with_capacity(1024),
         dirty: Vec::new(),
@@ -123,6 +125,11 @@ impl<S: Service> Worker<S> {
             match l.accept() {
                 Ok((mut stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    if self.socket_buffer > 0 {
+                        let sock = socket2::SockRef::from(&stream);
+                        let _ = sock.set_send_buffer_size(self.socket_buffer);
+                        let _ = sock.set_recv_buffer_size(self.socket_buffer);
+                    }
                     let entry = self.slots.vacant_entry();
                     let token = Token(LISTENER_TOKENS + entry.key());
                     if self

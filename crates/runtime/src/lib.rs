@@ -126,13 +126,17 @@ pub struct UringSizes {
     pub buffers: u16,
     /// Bytes per receive buffer (16 KiB holds one full TLS record).
     pub buffer_size: usize,
+    /// Share the kernel submission-polling thread of this anchor ring (see [`SqPollAnchor`]).
+    pub sqpoll_attach_fd: Option<std::os::fd::RawFd>,
 }
 
 impl Default for UringSizes {
     fn default() -> Self {
-        UringSizes { ring_entries: 1024, buffers: 512, buffer_size: 16 * 1024 }
+        UringSizes { ring_entries: 1024, buffers: 512, buffer_size: 16 * 1024, sqpoll_attach_fd: None }
     }
 }
+
+pub use uring::SqPollAnchor;
 
 /// Checks whether io_uring with provided buffer rings works here: the kernel may lack it, or a
 /// sandbox (seccomp, `kernel.io_uring_disabled`) may refuse it with EPERM/ENOSYS.
@@ -161,6 +165,8 @@ pub struct WorkerSpec {
     pub listeners: Vec<TcpListener>,
     pub backend: IoBackend,
     pub uring: UringSizes,
+    /// SO_SNDBUF and SO_RCVBUF for accepted connections; 0 leaves the kernel's autotuning.
+    pub socket_buffer: usize,
     /// Set by the signal handler: stop accepting, say goodbye, drain, return.
     pub shutdown: Arc<AtomicBool>,
 }

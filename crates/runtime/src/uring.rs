@@ -31,12 +31,49 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 const BGID: u16 = 0;
 
-fn new_ring(entries: u32) -> io::Result<IoUring> {
-    IoUring::builder().setup_single_issuer().setup_defer_taskrun().setup_cqsize(entries * 4).build(entries)
+/// How long the shared submission-polling thread spins without work before it sleeps (and
+/// must be woken by the next submit).
+const SQPOLL_IDLE_MS: u32 = 50;
+
+fn new_ring(entries: u32, sqpoll_attach_fd: Option<std::os::fd::RawFd>) -> io::Result<IoUring> {
+    let mut b = IoUring::builder();
+    b.setup_cqsize(entries * 4);
+    match sqpoll_attach_fd {
+        // Deferred task-work cannot be combined with SQPOLL; the poller submits for us.
+        Some(fd) => {
+            b.setup_sqpoll(SQPOLL_IDLE_MS).setup_attach_wq(fd);
+        }
+        None => {
+            b.setup_single_issuer().setup_defer_taskrun();
+        }
+    }
+    b.build(entries)
+}
+
+/// A ring that owns the node's one submission-polling kernel thread, pinned to a spare core;
+/// every worker's ring attaches to it, so W workers cost one poller, not W. MUST outlive the
+/// workers.
+pub struct SqPollAnchor {
+    ring: IoUring,
+}
+
+impl SqPollAnchor {
+    pub fn new(cpu: Option<u32>) -> io::Result<SqPollAnchor> {
+        let mut b = IoUring::builder();
+        b.setup_sqpoll(SQPOLL_IDLE_MS);
+        if let Some(cpu) = cpu {
+            b.setup_sqpoll_cpu(cpu);
+        }
+        Ok(SqPollAnchor { ring: b.build(8)? })
+    }
+
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.ring.as_raw_fd()
+    }
 }
 
 pub fn probe() -> io::Result<()> {
-    let ring = new_ring(8)?;
+    let ring = new_ring(8, None)?;
     let bufs = BufRing::new(&ring, 2, 64, 1)?;
     bufs.unregister(&ring);
     Ok(())
@@ -74,12 +111,15 @@ struct Worker<S: Service> {
     slots: Slab<Slot<S::Conn>>,
     dirty: Vec<usize>,
     svc: S,
+    socket_buffer: usize,
 }
 
 pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
-    let ring = new_ring(spec.uring.ring_entries)?;
+    let ring = new_ring(spec.uring.ring_entries, spec.uring.sqpoll_attach_fd)?;
+    let socket_buffer = spec.socket_buffer;
     let bufs = BufRing::new(&ring, spec.uring.buffers, spec.uring.buffer_size, BGID)?;
-    let mut w = Worker { ring, bufs, slots: Slab::with_capacity(1024), dirty: Vec::new(), svc };
+    let mut w =
+        Worker { ring, bufs, slots: Slab::with_capacity(1024), dirty: Vec::new(), svc, socket_buffer };
     let mut listeners = spec.listeners;
     let mut gen: u64 = 0;
     w.arm_accepts(&listeners, gen);
@@ -211,6 +251,10 @@ impl<S: Service> Worker<S> {
             if !stopping {
                 let sock = SockRef::from(&fd);
                 let _ = sock.set_tcp_nodelay(true);
+                if self.socket_buffer > 0 {
+                    let _ = sock.set_send_buffer_size(self.socket_buffer);
+                    let _ = sock.set_recv_buffer_size(self.socket_buffer);
+                }
                 let peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
                 let local = sock.local_addr().ok().and_then(|a| a.as_socket());
                 let conn = self.svc.accept(local, peer);

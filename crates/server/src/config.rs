@@ -38,6 +38,26 @@ pub struct Config {
     pub io_backend: IoBackend,
     /// Where development certificates are made when no certificate is configured.
     pub tls_dev_dir: PathBuf,
+    /// `node-type`: a catalogue name, `auto` or `generic` (see `cachet_tuning`).
+    pub node_type: String,
+    /// `tuning-dir`: edited copies of the family files; empty = the embedded ones.
+    pub tuning_dir: Option<PathBuf>,
+    /// Share of the published memory kept back from `maxmemory` (the managed service's 25).
+    pub reserved_memory_percent: u64,
+    /// Bytes of data allowed before writes are refused (0 = no limit).
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    /// `physical-first`, `in-order`, or `none`.
+    pub cpu_pinning: String,
+    pub io_ring_entries: u32,
+    pub io_recv_buffers: u32,
+    pub io_sqpoll: bool,
+    /// SO_SNDBUF/SO_RCVBUF per client connection; 0 = kernel autotuning.
+    pub tcp_socket_buffer: u64,
+    /// The family file the profile came from (`r6g`, `generic`); set when the profile is applied.
+    pub tuning_profile: String,
+    /// Directives set by the config file or the command line, which a profile never changes.
+    pub explicit: std::collections::BTreeSet<&'static str>,
 }
 
 impl Default for Config {
@@ -66,6 +86,18 @@ impl Default for Config {
             workers: 0,
             io_backend: IoBackend::Auto,
             tls_dev_dir: PathBuf::from("cachet-dev"),
+            node_type: "auto".into(),
+            tuning_dir: None,
+            reserved_memory_percent: 25,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            cpu_pinning: "in-order".into(),
+            io_ring_entries: 1024,
+            io_recv_buffers: 512,
+            io_sqpoll: false,
+            tcp_socket_buffer: 0,
+            tuning_profile: "none".into(),
+            explicit: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -225,6 +257,48 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.io_backend = v.parse().map_err(|_| "argument(s) must be one of the following: auto, uring, epoll".to_string())?),
     directive!("tls-dev-dir", mutable: false, tls: false, |c| c.tls_dev_dir.display().to_string(),
         |c, v| c.tls_dev_dir = PathBuf::from(v)),
+    directive!("node-type", mutable: false, tls: false, |c| c.node_type.clone(), |c, v| c.node_type = v.trim().to_string()),
+    directive!("tuning-dir", mutable: false, tls: false, |c| opt_path(&c.tuning_dir), |c, v| c.tuning_dir = set_path(v)),
+    directive!("reserved-memory-percent", mutable: false, tls: false, |c| c.reserved_memory_percent.to_string(), |c, v| {
+        let n: u64 = parse_int(v)?;
+        if n > 100 {
+            return Err("argument must be between 0 and 100 inclusive".into());
+        }
+        c.reserved_memory_percent = n
+    }),
+    directive!("maxmemory", mutable: true, tls: false, |c| c.maxmemory.to_string(), |c, v| c.maxmemory = parse_memory(v)?),
+    // Eviction policies arrive with the keyspace issue; until then the node refuses writes over
+    // maxmemory (noeviction) and says so rather than accept a policy it would not apply.
+    directive!("maxmemory-policy", mutable: true, tls: false, |c| c.maxmemory_policy.clone(), |c, v| {
+        if !v.eq_ignore_ascii_case("noeviction") {
+            return Err("only noeviction is supported so far".into());
+        }
+        c.maxmemory_policy = "noeviction".into()
+    }),
+    directive!("cpu-pinning", mutable: false, tls: false, |c| c.cpu_pinning.clone(), |c, v| {
+        let v = v.to_ascii_lowercase();
+        if !matches!(v.as_str(), "physical-first" | "in-order" | "none") {
+            return Err("argument(s) must be one of the following: physical-first, in-order, none".into());
+        }
+        c.cpu_pinning = v
+    }),
+    directive!("io-ring-entries", mutable: false, tls: false, |c| c.io_ring_entries.to_string(), |c, v| {
+        let n: u32 = parse_int(v)?;
+        if !(8..=32768).contains(&n) || !n.is_power_of_two() {
+            return Err("argument must be a power of two between 8 and 32768".into());
+        }
+        c.io_ring_entries = n
+    }),
+    directive!("io-recv-buffers", mutable: false, tls: false, |c| c.io_recv_buffers.to_string(), |c, v| {
+        let n: u32 = parse_int(v)?;
+        if !(2..=32768).contains(&n) || !n.is_power_of_two() {
+            return Err("argument must be a power of two between 2 and 32768".into());
+        }
+        c.io_recv_buffers = n
+    }),
+    directive!("io-sqpoll", mutable: false, tls: false, |c| yes_no(c.io_sqpoll), |c, v| c.io_sqpoll = parse_bool(v)?),
+    directive!("tcp-socket-buffer", mutable: false, tls: false, |c| c.tcp_socket_buffer.to_string(),
+        |c, v| c.tcp_socket_buffer = parse_memory(v)?),
 ];
 
 /// Finds a directive by name, ignoring case as Redis does.
@@ -255,7 +329,26 @@ impl Config {
             name: d.name.into(),
             value: value.into(),
             why,
-        })
+        })?;
+        self.explicit.insert(d.name);
+        Ok(())
+    }
+
+    /// Applies a profile's derived settings to every directive not set explicitly; returns the
+    /// directives it set. (A derived value that does not parse is a bug in the tuning crate.)
+    pub fn apply_profile(&mut self, settings: &[cachet_tuning::Setting]) -> Vec<&'static str> {
+        let mut applied = Vec::new();
+        for s in settings {
+            if self.explicit.contains(s.directive) {
+                continue;
+            }
+            let d = directive(s.directive)
+                .unwrap_or_else(|| panic!("profile sets unknown directive {}", s.directive));
+            (d.set)(self, &s.value)
+                .unwrap_or_else(|e| panic!("profile value {}={}: {e}", s.directive, s.value));
+            applied.push(d.name);
+        }
+        applied
     }
 
     /// Reads a redis.conf-style file: one directive per line, `#` comments, arguments split

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod listen;
 pub mod node;
+pub mod profile;
 pub mod worker;
 
 pub use config::{Config, ConfigError};
@@ -25,6 +26,8 @@ pub struct Running {
     pub node: Arc<Node>,
     pub shutdown: Arc<AtomicBool>,
     threads: Vec<JoinHandle<std::io::Result<()>>>,
+    /// The shared submission-polling ring, when `io-sqpoll yes`; dropped after the workers.
+    _sqpoll: Option<cachet_runtime::SqPollAnchor>,
 }
 
 impl Running {
@@ -55,11 +58,34 @@ pub fn start(config: Config) -> Result<Running, String> {
     if backend == IoBackend::Uring {
         cachet_runtime::probe_uring().map_err(|e| format!("io-backend uring: io_uring unavailable: {e}"))?;
     }
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let host = profile::detect_host();
     let workers = match config.workers {
-        0 => cores.len().max(1),
+        0 => host.cores(),
         n => n,
     };
+    // Worker i runs on order[i]; with io-sqpoll the poller takes the next CPU in the order.
+    let order: Vec<usize> = match config.cpu_pinning.as_str() {
+        "none" => Vec::new(),
+        mode => cachet_tuning::pin_order(&host.cpus, mode == "physical-first"),
+    };
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let core_of = |cpu: usize| cores.iter().copied().find(|c| c.id == cpu);
+    let sqpoll = if config.io_sqpoll && backend == IoBackend::Uring {
+        let cpu = order.get(workers % order.len().max(1)).map(|&c| c as u32);
+        let anchor = cachet_runtime::SqPollAnchor::new(cpu)
+            .map_err(|e| format!("io-sqpoll: cannot start the submission-polling thread: {e}"))?;
+        tracing::info!(cpu = ?cpu, "io_uring submission polling: one shared kernel thread");
+        Some(anchor)
+    } else {
+        None
+    };
+    let uring = UringSizes {
+        ring_entries: config.io_ring_entries,
+        buffers: config.io_recv_buffers.min(32768) as u16,
+        buffer_size: 16 * 1024,
+        sqpoll_attach_fd: sqpoll.as_ref().map(|a| a.fd()),
+    };
+    let socket_buffer = config.tcp_socket_buffer as usize;
     let plan = ListenPlan { addrs: parse_bind(&config.bind)?, port: config.port, tls_port: config.tls_port };
     let (sets, actual) = bind_all(&plan, workers)?;
     let mut config = config;
@@ -72,10 +98,11 @@ pub fn start(config: Config) -> Result<Running, String> {
     for (i, listeners) in sets.into_iter().enumerate() {
         let spec = WorkerSpec {
             index: i,
-            core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
+            core: (!order.is_empty()).then(|| core_of(order[i % order.len()])).flatten(),
             listeners,
             backend,
-            uring: UringSizes::default(),
+            uring,
+            socket_buffer,
             shutdown: shutdown.clone(),
         };
         let w = worker::Worker::new(node.clone(), i);
@@ -85,5 +112,5 @@ pub fn start(config: Config) -> Result<Running, String> {
             .map_err(|e| format!("cannot start worker {i}: {e}"))?;
         threads.push(t);
     }
-    Ok(Running { node, shutdown, threads })
+    Ok(Running { node, shutdown, threads, _sqpoll: sqpoll })
 }

@@ -27,6 +27,8 @@ pub struct Live {
     pub maxclients: usize,
     pub timeout_secs: u64,
     pub proto_max_bulk_len: i64,
+    /// Bytes of data before `denyoom` commands are refused (0 = no limit).
+    pub maxmemory: u64,
     pub client_query_buffer_limit: usize,
     pub handshake_timeout_secs: u64,
 }
@@ -99,6 +101,12 @@ pub struct Node {
     /// `handoff` on its next tick.
     listen_gen: AtomicU64,
     handoff: Box<[Mutex<Option<Vec<std::net::TcpListener>>>]>,
+    /// Data bytes held, as of the last tick (INFO `used_memory`; compared with `maxmemory`).
+    used_memory: AtomicU64,
+    /// Keys expired so far, as of the last tick.
+    expired_keys: AtomicU64,
+    pub node_type: String,
+    pub tuning_profile: String,
 }
 
 /// Error text for `CONFIG SET` failures, in Redis's words.
@@ -115,7 +123,12 @@ impl Node {
         tls_port: u16,
     ) -> Result<Node, String> {
         let live = build_live(&config)?;
+        let (node_type, tuning_profile) = (config.node_type.clone(), config.tuning_profile.clone());
         Ok(Node {
+            used_memory: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
+            node_type,
+            tuning_profile,
             keyspace: Keyspace::new(config.databases, 64 * workers.max(1)),
             config: Mutex::new(config),
             live: ArcSwap::from_pointee(live),
@@ -134,6 +147,18 @@ impl Node {
             listen_gen: AtomicU64::new(0),
             handoff: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
         })
+    }
+
+    /// Recomputes memory and expiry figures from the stripes (one brief lock each); worker 0
+    /// calls it every tick, so checks against `maxmemory` read an atomic, not every stripe.
+    pub fn refresh_memory(&self) {
+        let (expired, bytes) = self.keyspace.stats();
+        self.used_memory.store(bytes as u64, Relaxed);
+        self.expired_keys.store(expired, Relaxed);
+    }
+
+    pub fn used_memory(&self) -> u64 {
+        self.used_memory.load(Relaxed)
     }
 
     pub fn port(&self) -> u16 {
@@ -298,6 +323,7 @@ fn build_live(c: &Config) -> Result<Live, String> {
         maxclients: c.maxclients,
         timeout_secs: c.timeout,
         proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
+        maxmemory: c.maxmemory,
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })

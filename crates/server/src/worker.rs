@@ -107,6 +107,9 @@ impl Service for Worker {
 
     fn tick(&mut self) {
         let node = &self.node;
+        if self.index == 0 {
+            node.refresh_memory();
+        }
         let removed =
             node.keyspace.active_expire(self.index, node.workers.max(1), node.now_ms(), EXPIRE_ROUNDS);
         node.worker_stats[self.index].active_expired.fetch_add(removed as u64, Relaxed);

@@ -166,6 +166,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
 ];
 
+/// Whether each command may grow memory (`denyoom`), indexed like [`COMMANDS`].
+static DENY_OOM: LazyLock<Box<[bool]>> =
+    LazyLock::new(|| COMMANDS.iter().map(|c| c.flags.contains(&"denyoom")).collect());
+
 /// Longest command name we look up; longer names are unknown.
 const MAX_NAME: usize = 32;
 
@@ -197,6 +201,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     }
     if !ctx.state.authenticated && !cmd.no_auth {
         return ctx.error("NOAUTH Authentication required.");
+    }
+    if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
+        return ctx.error("OOM command not allowed when used memory > 'maxmemory'.");
     }
     ctx.ws.commands.fetch_add(1, Relaxed);
     let h = &ctx.state.handle;

@@ -253,7 +253,8 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             "# Server\r\nredis_version:{REDIS_COMPAT_VERSION}\r\nredis_mode:standalone\r\nos:{} {}\r\n\
              arch_bits:64\r\nmultiplexing_api:{}\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\n\
              server_time_usec:{now_us}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\n\
-             executable:{}\r\ncachet_version:{}\r\nworkers:{}\r\ntransit_encryption_mode:{}\r\ntls_port:{}\r\n\r\n",
+             executable:{}\r\ncachet_version:{}\r\nworkers:{}\r\ntransit_encryption_mode:{}\r\ntls_port:{}\r\n\
+             node_type:{}\r\ntuning_profile:{}\r\n\r\n",
             std::env::consts::OS,
             std::env::consts::ARCH,
             node.io_backend,
@@ -266,6 +267,8 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             node.workers,
             live.mode,
             node.tls_port(),
+            node.node_type,
+            node.tuning_profile,
         );
     }
     if want("clients") {
@@ -276,6 +279,8 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             live.maxclients
         );
     }
+    // Exact figures for INFO (it locks each stripe briefly, as the tick does).
+    node.refresh_memory();
     let (expired, dataset) = node.keyspace.stats();
     if want("memory") {
         let rss = rss_bytes();
@@ -283,10 +288,12 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
         let _ = write!(
             o,
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-             used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:0\r\n\
-             maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:mimalloc\r\n\r\n",
+             used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:{}\r\n\
+             maxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:mimalloc\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
+            live.maxmemory,
+            human_bytes(live.maxmemory),
         );
     }
     if want("stats") {
