@@ -51,6 +51,9 @@ enum ProfileCommand {
         /// Edited copies of the family files instead of the embedded ones.
         #[arg(long)]
         tuning_dir: Option<PathBuf>,
+        /// Derive as on the node type's own instance (its vCPUs and memory) instead of this host.
+        #[arg(long)]
+        on_instance: bool,
         #[arg(long)]
         json: bool,
     },
@@ -166,8 +169,9 @@ fn profile(cmd: ProfileCommand) -> Result<(), String> {
     let host = cachet_server::profile::detect_host();
     let mut o = String::new();
     match cmd {
-        ProfileCommand::Show { node_type, tuning_dir, json } => {
+        ProfileCommand::Show { node_type, tuning_dir, on_instance, json } => {
             let cfg = Config { node_type, tuning_dir, ..Config::default() };
+            let host = if on_instance { cachet_server::profile::instance_host(&cfg)? } else { host };
             let (p, why) = cachet_server::profile::resolve(&cfg, &host)?;
             if json {
                 return emit(&(serde_json::to_string_pretty(&p).map_err(|e| e.to_string())? + "\n"));

@@ -11,6 +11,21 @@ pub fn detect_host() -> Host {
     Host::detect(&allowed)
 }
 
+/// A host shaped like `cfg.node-type`'s own instance: its vCPUs (paired into physical cores
+/// on SMT families, as Linux numbers siblings on EC2: cpu i and i + vcpus/2) and its memory.
+/// For planning and docs: what the profile derives where it is meant to run.
+pub fn instance_host(cfg: &Config) -> Result<Host, String> {
+    let cat = catalogue(cfg)?;
+    let (f, s) = cat
+        .find(&cachet_tuning::canonical(&cfg.node_type))
+        .ok_or_else(|| format!("--on-instance needs a catalogue node type, not '{}'", cfg.node_type))?;
+    let half = (s.vcpus / f.smt.max(1)).max(1);
+    let cpus = (0..s.vcpus)
+        .map(|id| cachet_tuning::LogicalCpu { id, package: 0, core: if f.smt > 1 { id % half } else { id } })
+        .collect();
+    Ok(Host { cpus, memory_bytes: s.maxmemory_bytes, product_name: None })
+}
+
 /// The catalogue: edited copies from `tuning-dir`, else the embedded one.
 pub fn catalogue(cfg: &Config) -> Result<Catalogue, String> {
     match &cfg.tuning_dir {
