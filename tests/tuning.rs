@@ -137,3 +137,31 @@ fn profile_show_explains_every_setting() {
         "{text}"
     );
 }
+
+#[test]
+fn a_tuning_dir_with_edited_copies_is_used_instead_of_the_embedded_files() {
+    // Shows --tuning-dir: an operator's edit (reserve a core from 2 vCPUs on R6g) changes the
+    // derived workers for cache.r6g.large, and a missing file is named.
+    let dir = TempDir::new("tuning-dir");
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tuning")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.0.join(p.file_name().unwrap())).unwrap();
+    }
+    let r6g = dir.0.join("r6g.toml");
+    let text = std::fs::read_to_string(&r6g)
+        .unwrap()
+        .replace("reserve_core_from_vcpus = 8", "reserve_core_from_vcpus = 2");
+    std::fs::write(&r6g, text).unwrap();
+    let d = dir.0.to_str().unwrap();
+    let show = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["profile", "show", "--node-type", "r6g.large", "--on-instance", "--json"];
+        a.extend_from_slice(args);
+        serde_json::from_slice(&cachet(&a).stdout).unwrap()
+    };
+    assert_eq!(show(&[])["workers"], 2);
+    assert_eq!(show(&["--tuning-dir", d])["workers"], 1);
+    std::fs::remove_file(dir.0.join("t2.toml")).unwrap();
+    let out = cachet(&["profile", "list", "--tuning-dir", d]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t2.toml"));
+}
