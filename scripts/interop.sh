@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -107,6 +108,15 @@ check "[mtls] redis-cli with the client certificate" expect_eq PONG \
   redis-cli --tls --cacert "$CERTS/ca.crt" --cert "$CERTS/client.crt" --key "$CERTS/client.key" -h localhost -p "$PORT" PING
 check "[mtls] redis-cli without a certificate is refused" bash -c \
   "! redis-cli --tls --cacert '$CERTS/ca.crt' -h localhost -p $PORT PING 2>/dev/null | grep -q PONG"
+
+# Differential conformance: the same commands to cachet and to redis-server, bytes compared.
+RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" &
+PIDS+=($!)
+start_node diff --transit-encryption-mode disabled
+for _ in $(seq 1 50); do redis-cli -p "$RPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
+check "replies byte for byte equal to redis-server $(redis-server --version | grep -o 'v=[0-9.]*')" \
+  python3 scripts/differential.py "$PORT" "$RPORT"
 
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -84,6 +84,35 @@ impl Keyspace {
         idx.into_iter().map(|i| (i, lock(&self.stripes[i]))).collect()
     }
 
+    /// Locks the stripes of all `hashes` (see [`Keyspace::lock_stripes`]) and returns a handle
+    /// that finds the right one for each key.
+    pub fn lock_keys(&self, hashes: &[u64]) -> Locked<'_> {
+        Locked { ks: self, guards: self.lock_stripes(hashes) }
+    }
+
+    /// Locks every stripe, in order (SWAPDB, which must be atomic across the keyspace).
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Stripe>> {
+        self.stripes.iter().map(lock).collect()
+    }
+
+    /// Locks stripe `i` (for walking the keyspace stripe by stripe: KEYS, SCAN).
+    pub fn stripe_at(&self, i: usize) -> MutexGuard<'_, Stripe> {
+        lock(&self.stripes[i])
+    }
+
+    /// A random live key of `db` (RANDOMKEY): a random non-empty stripe, then a random entry.
+    pub fn random_key(&self, db: usize, now_ms: u64, seed: u64) -> Option<Box<[u8]>> {
+        let n = self.stripes.len();
+        let start = (seed as usize) & self.mask;
+        for i in 0..n {
+            let mut s = lock(&self.stripes[(start + i) & self.mask]);
+            if let Some(k) = s.random_key(db, now_ms) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
     /// Runs `f` on each stripe in turn, holding only that stripe's lock.
     pub fn for_each_stripe(&self, mut f: impl FnMut(&mut Stripe)) {
         for s in self.stripes.iter() {
@@ -146,6 +175,21 @@ impl Keyspace {
             }
         });
         out
+    }
+}
+
+/// Several stripes held at once, for a command over several keys.
+pub struct Locked<'a> {
+    ks: &'a Keyspace,
+    guards: Vec<(usize, MutexGuard<'a, Stripe>)>,
+}
+
+impl Locked<'_> {
+    /// The locked stripe holding keys with `hash` (which MUST be among the hashes locked).
+    pub fn stripe(&mut self, hash: u64) -> &mut Stripe {
+        let i = self.ks.stripe_index(hash);
+        let g = self.guards.iter_mut().find(|(idx, _)| *idx == i).expect("stripe locked by lock_keys");
+        &mut g.1
     }
 }
 

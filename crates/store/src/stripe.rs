@@ -175,6 +175,39 @@ impl Stripe {
         (seen, removed)
     }
 
+    /// Calls `f` with every live key of `db` and its entry (expired ones are skipped, not
+    /// removed: visiting must not change the table it walks).
+    pub fn for_each_live(&self, db: usize, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
+        for (k, e) in &self.dbs[db] {
+            if !e.is_expired(now_ms) {
+                f(k, e);
+            }
+        }
+    }
+
+    /// A uniformly random live key of `db`, removing expired ones it lands on (at most a few
+    /// tries, as Redis's `dbRandomKey`).
+    pub fn random_key(&mut self, db: usize, now_ms: u64) -> Option<Box<[u8]>> {
+        for _ in 0..16 {
+            let len = self.dbs[db].len();
+            if len == 0 {
+                return None;
+            }
+            let idx = (self.next_random() % len as u64) as usize;
+            if self.dbs[db][idx].is_expired(now_ms) {
+                self.remove_index(db, idx, true);
+                continue;
+            }
+            return self.dbs[db].get_index(idx).map(|(k, _)| k.clone());
+        }
+        None
+    }
+
+    /// Exchanges two databases' tables (SWAPDB; the caller holds every stripe).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
     fn next_random(&mut self) -> u64 {
         let mut x = self.rng;
         x ^= x << 13;

@@ -29,6 +29,30 @@ impl Value {
             Value::Raw(b) => b.len(),
         }
     }
+
+    /// The string's bytes (an integer's decimal text), copied.
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Value::Int(i) => i.to_string().into_bytes(),
+            Value::Raw(b) => b.to_vec(),
+        }
+    }
+
+    /// STRLEN: the length of the string form.
+    pub fn str_len(&self) -> usize {
+        match self {
+            Value::Int(i) => {
+                let mut n = if *i < 0 { 2 } else { 1 };
+                let mut v = i.unsigned_abs();
+                while v >= 10 {
+                    v /= 10;
+                    n += 1;
+                }
+                n
+            }
+            Value::Raw(b) => b.len(),
+        }
+    }
 }
 
 /// Canonical-decimal check, like Redis's `string2ll` (no `+`, no leading zeros, no spaces).
@@ -81,5 +105,12 @@ mod tests {
         assert!(matches!(Value::string(b"-0"), Value::Raw(_)));
         assert!(matches!(Value::string(b"+1"), Value::Raw(_)));
         assert!(matches!(Value::string(b"99999999999999999999"), Value::Raw(_)));
+    }
+
+    #[test]
+    fn string_length_of_integers_counts_their_digits() {
+        for v in [0i64, 9, 10, -1, -10, i64::MAX, i64::MIN] {
+            assert_eq!(Value::Int(v).str_len(), v.to_string().len(), "{v}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{int_arg, Ctx};
 use cachet_resp::Args;
+use cachet_store::Value;
 
 /// Runs `f` on each key argument (from index 1) with its stripe locked, one stripe at a time.
 fn each_key(
@@ -35,6 +36,12 @@ pub fn exists(ctx: &mut Ctx, args: Args) {
 
 /// EXPIRE/PEXPIRE with Redis 7's NX/XX/GT/LT.
 fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, name: &str) {
+    let base = ctx.now_ms as i64;
+    expire_with_base(ctx, args, unit_ms, name, base)
+}
+
+/// The EXPIRE family: the time is `base + arg * unit_ms` (base 0 for the *AT forms).
+fn expire_with_base(ctx: &mut Ctx, args: Args, unit_ms: i64, name: &str, base: i64) {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in args.iter().skip(3) {
         match a.to_ascii_lowercase().as_slice() {
@@ -53,7 +60,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, name: &str) {
     }
     let Some(v) = int_arg(args.get(2)) else { return ctx.not_an_integer() };
     let invalid = format!("ERR invalid expire time in '{name}' command");
-    let Some(when) = v.checked_mul(unit_ms).and_then(|ms| ms.checked_add(ctx.now_ms as i64)) else {
+    let Some(when) = v.checked_mul(unit_ms).and_then(|ms| ms.checked_add(base)) else {
         return ctx.error(&invalid);
     };
     let key = args.get(1);
@@ -182,5 +189,285 @@ pub fn flushall(ctx: &mut Ctx, args: Args) {
     if flush_mode_ok(ctx, &args) {
         ctx.node.keyspace.flush(None);
         ctx.w().ok();
+    }
+}
+
+pub fn key_type(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let exists = ctx.with_key(key, |s, h, db, now| s.contains(db, h, key, now));
+    // Strings are the only type so far.
+    ctx.w().simple(if exists { b"string" } else { b"none" });
+}
+
+/// RENAME and RENAMENX: move the entry (with its expiry) under the new name, both stripes held.
+fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
+    let (from, to) = (args.get(1), args.get(2));
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (hf, ht) = (ks.hash(from), ks.hash(to));
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let mut locked = ks.lock_keys(&[hf, ht]);
+    if !locked.stripe(hf).contains(db, hf, from, now) {
+        drop(locked);
+        return ctx.error("ERR no such key");
+    }
+    if from == to {
+        drop(locked);
+        return if nx { ctx.w().integer(0) } else { ctx.w().ok() };
+    }
+    if nx && locked.stripe(ht).contains(db, ht, to, now) {
+        drop(locked);
+        return ctx.w().integer(0);
+    }
+    let e = locked.stripe(hf).remove(db, hf, from, now).expect("checked above");
+    locked.stripe(ht).set(db, ht, to, e.value, e.expire_at_ms, now);
+    drop(locked);
+    if nx {
+        ctx.w().integer(1)
+    } else {
+        ctx.w().ok()
+    }
+}
+
+pub fn rename(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, args: Args) {
+    rename_generic(ctx, args, true)
+}
+
+pub fn keys(ctx: &mut Ctx, args: Args) {
+    let pattern = args.get(1);
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let mut found: Vec<Box<[u8]>> = Vec::new();
+    for i in 0..ks.stripe_count() {
+        ks.stripe_at(i).for_each_live(db, now, |k, _| {
+            if cachet_store::glob_match(pattern, k, false) {
+                found.push(k.into());
+            }
+        });
+    }
+    let mut w = ctx.w();
+    w.array(found.len());
+    for k in &found {
+        w.bulk(k);
+    }
+}
+
+/// SCAN's cursor is a stripe index: each call returns whole stripes (each read under its lock)
+/// until COUNT keys are gathered, so every key that exists throughout an iteration is returned
+/// once its stripe is visited. COUNT is a hint, as in Redis: a call may return more.
+pub fn scan(ctx: &mut Ctx, args: Args) {
+    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|c| c.parse::<u64>().ok()) else {
+        return ctx.error("ERR invalid cursor");
+    };
+    let (mut pattern, mut count, mut kind): (Option<&[u8]>, usize, Option<Vec<u8>>) = (None, 10, None);
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args.get(i).to_ascii_lowercase();
+        if i + 1 >= args.len() {
+            return ctx.syntax_error();
+        }
+        match opt.as_slice() {
+            b"match" => pattern = Some(args.get(i + 1)),
+            b"count" => match int_arg(args.get(i + 1)) {
+                Some(n) if n >= 1 => count = n as usize,
+                Some(_) => return ctx.syntax_error(),
+                None => return ctx.not_an_integer(),
+            },
+            b"type" => kind = Some(args.get(i + 1).to_ascii_lowercase()),
+            _ => return ctx.syntax_error(),
+        }
+        i += 2;
+    }
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let stripes = ks.stripe_count() as u64;
+    let mut next = cursor.min(stripes);
+    let mut found: Vec<Box<[u8]>> = Vec::new();
+    // Strings are the only type so far: any other TYPE matches nothing.
+    let type_ok = kind.as_deref().is_none_or(|t| t == b"string");
+    while next < stripes && found.len() < count {
+        ks.stripe_at(next as usize).for_each_live(db, now, |k, _| {
+            if type_ok && pattern.is_none_or(|p| cachet_store::glob_match(p, k, false)) {
+                found.push(k.into());
+            }
+        });
+        next += 1;
+    }
+    let next = if next >= stripes { 0 } else { next };
+    let mut w = ctx.w();
+    w.array(2);
+    w.bulk_integer(next as i64);
+    w.array(found.len());
+    for k in &found {
+        w.bulk(k);
+    }
+}
+
+pub fn randomkey(ctx: &mut Ctx, _args: Args) {
+    let seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    match ctx.node.keyspace.random_key(ctx.state.db, ctx.now_ms, seed) {
+        Some(k) => ctx.w().bulk(&k),
+        None => ctx.w().null(),
+    }
+}
+
+/// EXPIREAT and PEXPIREAT: an absolute time, with the same options as EXPIRE.
+fn expireat_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, name: &str) {
+    expire_with_base(ctx, args, unit_ms, name, 0)
+}
+
+pub fn expireat(ctx: &mut Ctx, args: Args) {
+    expireat_generic(ctx, args, 1000, "expireat")
+}
+
+pub fn pexpireat(ctx: &mut Ctx, args: Args) {
+    expireat_generic(ctx, args, 1, "pexpireat")
+}
+
+fn expiretime_generic(ctx: &mut Ctx, args: Args, ms: bool) {
+    let key = args.get(1);
+    let reply = match ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.expire_at_ms)) {
+        None => -2,
+        Some(0) => -1,
+        Some(at) if ms => at as i64,
+        Some(at) => (at / 1000) as i64,
+    };
+    ctx.w().integer(reply);
+}
+
+pub fn expiretime(ctx: &mut Ctx, args: Args) {
+    expiretime_generic(ctx, args, false)
+}
+
+pub fn pexpiretime(ctx: &mut Ctx, args: Args) {
+    expiretime_generic(ctx, args, true)
+}
+
+pub fn touch(ctx: &mut Ctx, args: Args) {
+    exists(ctx, args)
+}
+
+fn db_arg(ctx: &mut Ctx, a: &[u8]) -> Option<usize> {
+    match int_arg(a) {
+        Some(db) if db >= 0 && (db as usize) < ctx.node.keyspace.databases() => Some(db as usize),
+        Some(_) => {
+            ctx.error("ERR DB index is out of range");
+            None
+        }
+        None => {
+            ctx.not_an_integer();
+            None
+        }
+    }
+}
+
+pub fn copy(ctx: &mut Ctx, args: Args) {
+    let (from, to) = (args.get(1), args.get(2));
+    let mut dst_db = ctx.state.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        let opt = args.get(i).to_ascii_lowercase();
+        if opt == b"replace" {
+            replace = true;
+        } else if opt == b"db" && i + 1 < args.len() {
+            let Some(db) = db_arg(ctx, args.get(i + 1)) else { return };
+            dst_db = db;
+            i += 1;
+        } else {
+            return ctx.syntax_error();
+        }
+        i += 1;
+    }
+    let src_db = ctx.state.db;
+    if from == to && src_db == dst_db {
+        return ctx.error("ERR source and destination objects are the same");
+    }
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (hf, ht) = (ks.hash(from), ks.hash(to));
+    let now = ctx.now_ms;
+    let mut locked = ks.lock_keys(&[hf, ht]);
+    let Some(e) = locked.stripe(hf).get(src_db, hf, from, now).cloned() else {
+        drop(locked);
+        return ctx.w().integer(0);
+    };
+    if !replace && locked.stripe(ht).contains(dst_db, ht, to, now) {
+        drop(locked);
+        return ctx.w().integer(0);
+    }
+    locked.stripe(ht).set(dst_db, ht, to, e.value, e.expire_at_ms, now);
+    drop(locked);
+    ctx.w().integer(1);
+}
+
+pub fn move_key(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let Some(dst) = db_arg(ctx, args.get(2)) else { return };
+    if dst == ctx.state.db {
+        return ctx.error("ERR source and destination objects are the same");
+    }
+    let moved = ctx.with_key(key, |s, h, db, now| {
+        if !s.contains(db, h, key, now) || s.contains(dst, h, key, now) {
+            return false;
+        }
+        let e = s.remove(db, h, key, now).expect("checked above");
+        s.set(dst, h, key, e.value, e.expire_at_ms, now);
+        true
+    });
+    ctx.w().integer(moved as i64);
+}
+
+pub fn swapdb(ctx: &mut Ctx, args: Args) {
+    let parse = |a: &[u8]| int_arg(a).filter(|&d| d >= 0);
+    let Some(a) = parse(args.get(1)) else { return ctx.error("ERR invalid first DB index") };
+    let Some(b) = parse(args.get(2)) else { return ctx.error("ERR invalid second DB index") };
+    let n = ctx.node.keyspace.databases() as i64;
+    if a >= n || b >= n {
+        return ctx.error("ERR DB index is out of range");
+    }
+    // Atomic for every client: all stripes are held while the tables are exchanged.
+    for mut s in ctx.node.keyspace.lock_all() {
+        s.swap_dbs(a as usize, b as usize);
+    }
+    ctx.w().ok();
+}
+
+/// OBJECT ENCODING and REFCOUNT. (IDLETIME and FREQ need the access clock that comes with
+/// eviction.)
+pub fn object(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    let known = matches!(sub.as_slice(), b"encoding" | b"refcount");
+    if !known {
+        return ctx.unknown_subcommand(args.get(1), "OBJECT");
+    }
+    if args.len() != 3 {
+        let name = format!("object|{}", String::from_utf8_lossy(&sub));
+        return ctx.wrong_arity(&name);
+    }
+    let key = args.get(2);
+    let v = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.clone()));
+    let Some(v) = v else { return ctx.w().null() };
+    match sub.as_slice() {
+        b"encoding" => {
+            let enc: &[u8] = match &v {
+                Value::Int(_) => b"int",
+                // Redis embeds strings of up to 44 bytes in the object header.
+                Value::Raw(b) if b.len() <= 44 => b"embstr",
+                Value::Raw(_) => b"raw",
+            };
+            ctx.w().bulk(enc)
+        }
+        _ => {
+            // Redis shares the integers 0..9999, reporting them with INT_MAX references.
+            let shared = matches!(v, Value::Int(i) if (0..10000).contains(&i));
+            ctx.w().integer(if shared { i32::MAX as i64 } else { 1 })
+        }
     }
 }

@@ -41,6 +41,18 @@ impl Ctx<'_> {
         self.w().error(msg.as_bytes());
     }
 
+    /// Runs `f` with the key's stripe locked: (stripe, hash, db, now).
+    pub fn with_key<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(&mut cachet_store::Stripe, u64, usize, u64) -> R,
+    ) -> R {
+        let ks = &self.node.keyspace;
+        let h = ks.hash(key);
+        let mut stripe = ks.stripe(h);
+        f(&mut stripe, h, self.state.db, self.now_ms)
+    }
+
     pub fn syntax_error(&mut self) {
         self.error("ERR syntax error");
     }
@@ -116,7 +128,49 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("decr", 2, string::decr, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
     spec("incrby", 3, string::incrby, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
     spec("decrby", 3, string::decrby, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("append", 3, string::append, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("strlen", 2, string::strlen, &["readonly", "fast"], K1, &["@read", "@string", "@fast"]),
+    spec("getrange", 4, string::getrange, &["readonly"], K1, &["@read", "@string", "@slow"]),
+    spec("setrange", 4, string::setrange, &["write", "denyoom"], K1, &["@write", "@string", "@slow"]),
+    spec("getset", 3, string::getset, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("getdel", 2, string::getdel, &["write", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("getex", -2, string::getex, &["write", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("setnx", 3, string::setnx, &["write", "denyoom", "fast"], K1, &["@write", "@string", "@fast"]),
+    spec("setex", 4, string::setex, &["write", "denyoom"], K1, &["@write", "@string", "@slow"]),
+    spec("psetex", 4, string::psetex, &["write", "denyoom"], K1, &["@write", "@string", "@slow"]),
+    spec("msetnx", -3, string::msetnx, &["write", "denyoom"], (1, -1, 2), &["@write", "@string", "@slow"]),
+    spec(
+        "incrbyfloat",
+        3,
+        string::incrbyfloat,
+        &["write", "denyoom", "fast"],
+        K1,
+        &["@write", "@string", "@fast"],
+    ),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
+    spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
+    spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
+    spec("rename", 3, keys::rename, &["write"], (1, 2, 1), &["@keyspace", "@write", "@slow"]),
+    spec("renamenx", 3, keys::renamenx, &["write", "fast"], (1, 2, 1), &["@keyspace", "@write", "@fast"]),
+    spec("keys", 2, keys::keys, &["readonly"], NONE, &["@keyspace", "@read", "@slow", "@dangerous"]),
+    spec("scan", -2, keys::scan, &["readonly"], NONE, &["@keyspace", "@read", "@slow"]),
+    spec("randomkey", 1, keys::randomkey, &["readonly"], NONE, &["@keyspace", "@read", "@slow"]),
+    spec("expireat", -3, keys::expireat, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec("pexpireat", -3, keys::pexpireat, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec("expiretime", 2, keys::expiretime, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
+    spec("pexpiretime", 2, keys::pexpiretime, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
+    spec("touch", -2, keys::touch, &["readonly", "fast"], KALL, &["@keyspace", "@read", "@fast"]),
+    spec("copy", -3, keys::copy, &["write", "denyoom"], (1, 2, 1), &["@keyspace", "@write", "@slow"]),
+    spec("move", 3, keys::move_key, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
+    spec(
+        "swapdb",
+        3,
+        keys::swapdb,
+        &["write", "fast"],
+        NONE,
+        &["@keyspace", "@write", "@fast", "@dangerous"],
+    ),
+    spec("object", -2, keys::object, &["readonly"], (2, 2, 1), &["@keyspace", "@read", "@slow"]),
     spec("exists", -2, keys::exists, &["readonly", "fast"], KALL, &["@keyspace", "@read", "@fast"]),
     spec("expire", -3, keys::expire, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),
     spec("pexpire", -3, keys::pexpire, &["write", "fast"], K1, &["@keyspace", "@write", "@fast"]),

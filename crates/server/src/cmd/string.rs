@@ -146,14 +146,12 @@ pub fn mget(ctx: &mut Ctx, args: Args) {
     let ks = &node.keyspace;
     let keys: Vec<&[u8]> = args.iter().skip(1).collect();
     let hashes: Vec<u64> = keys.iter().map(|k| ks.hash(k)).collect();
-    let mut guards = ks.lock_stripes(&hashes);
+    let mut locked = ks.lock_keys(&hashes);
     let (db, now) = (ctx.state.db, ctx.now_ms);
     let mut w = ReplyWriter::new(ctx.out, ctx.state.proto);
     w.array(keys.len());
     for (k, &h) in keys.iter().zip(&hashes) {
-        let i = ks.stripe_index(h);
-        let g = guards.iter_mut().find(|(idx, _)| *idx == i).map(|(_, g)| g).expect("locked above");
-        match g.get(db, h, k, now) {
+        match locked.stripe(h).get(db, h, k, now) {
             Some(e) => write_value(&mut w, &e.value),
             None => w.null(),
         }
@@ -169,14 +167,12 @@ pub fn mset(ctx: &mut Ctx, args: Args) {
     let pairs: Vec<(&[u8], &[u8])> =
         (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect();
     let hashes: Vec<u64> = pairs.iter().map(|(k, _)| ks.hash(k)).collect();
-    let mut guards = ks.lock_stripes(&hashes);
+    let mut locked = ks.lock_keys(&hashes);
     let (db, now) = (ctx.state.db, ctx.now_ms);
     for ((k, v), &h) in pairs.iter().zip(&hashes) {
-        let i = ks.stripe_index(h);
-        let g = guards.iter_mut().find(|(idx, _)| *idx == i).map(|(_, g)| g).expect("locked above");
-        g.set(db, h, k, Value::string(v), 0, now);
+        locked.stripe(h).set(db, h, k, Value::string(v), 0, now);
     }
-    drop(guards);
+    drop(locked);
     ctx.w().ok();
 }
 
@@ -240,5 +236,277 @@ pub fn decrby(ctx: &mut Ctx, args: Args) {
     match by.checked_neg() {
         Some(neg) => incr_by(ctx, args.get(1), neg),
         None => ctx.error("ERR decrement would overflow"),
+    }
+}
+
+/// Redis refuses to build strings past `proto-max-bulk-len`.
+fn too_big(ctx: &mut Ctx, len: usize) -> bool {
+    if len as i64 > ctx.live.proto_max_bulk_len {
+        ctx.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return true;
+    }
+    false
+}
+
+pub fn append(ctx: &mut Ctx, args: Args) {
+    let (key, add) = (args.get(1), args.get(2));
+    let current = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()));
+    if too_big(ctx, current.unwrap_or(0) + add.len()) {
+        return;
+    }
+    let len = ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
+        Some(e) => {
+            let mut v = e.value.to_vec();
+            v.extend_from_slice(add);
+            let len = v.len();
+            e.value = Value::Raw(v.into_boxed_slice());
+            len
+        }
+        None => {
+            s.set(db, h, key, Value::Raw(add.into()), 0, now);
+            add.len()
+        }
+    });
+    ctx.w().integer(len as i64);
+}
+
+pub fn strlen(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let n = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()).unwrap_or(0));
+    ctx.w().integer(n as i64);
+}
+
+pub fn getrange(ctx: &mut Ctx, args: Args) {
+    let (Some(mut start), Some(mut end)) = (int_arg(args.get(2)), int_arg(args.get(3))) else {
+        return ctx.not_an_integer();
+    };
+    let key = args.get(1);
+    let value = ctx
+        .with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.to_vec()))
+        .unwrap_or_default();
+    let len = value.len() as i64;
+    // Redis 7's index rules (getrangeCommand).
+    if start < 0 && end < 0 && start > end {
+        return ctx.w().bulk(b"");
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end || len == 0 {
+        return ctx.w().bulk(b"");
+    }
+    ctx.w().bulk(&value[start as usize..=end as usize]);
+}
+
+pub fn setrange(ctx: &mut Ctx, args: Args) {
+    let Some(offset) = int_arg(args.get(2)) else { return ctx.not_an_integer() };
+    if offset < 0 {
+        return ctx.error("ERR offset is out of range");
+    }
+    let (key, patch) = (args.get(1), args.get(3));
+    let current = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()));
+    if patch.is_empty() {
+        // Nothing to write: the length as it is (a missing key stays missing).
+        return ctx.w().integer(current.unwrap_or(0) as i64);
+    }
+    if too_big(ctx, offset as usize + patch.len()) {
+        return;
+    }
+    let len = ctx.with_key(key, |s, h, db, now| {
+        let (mut v, expire) = match s.get(db, h, key, now) {
+            Some(e) => (e.value.to_vec(), e.expire_at_ms),
+            None => (Vec::new(), 0),
+        };
+        let end = offset as usize + patch.len();
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        v[offset as usize..end].copy_from_slice(patch);
+        let len = v.len();
+        match s.get(db, h, key, now) {
+            Some(e) => e.value = Value::Raw(v.into_boxed_slice()),
+            None => {
+                s.set(db, h, key, Value::Raw(v.into_boxed_slice()), expire, now);
+            }
+        }
+        len
+    });
+    ctx.w().integer(len as i64);
+}
+
+pub fn getset(ctx: &mut Ctx, args: Args) {
+    let (key, value) = (args.get(1), args.get(2));
+    let old = ctx.with_key(key, |s, h, db, now| s.set(db, h, key, Value::string(value), 0, now));
+    match old {
+        Some(e) => write_value(&mut ctx.w(), &e.value),
+        None => ctx.w().null(),
+    }
+}
+
+pub fn getdel(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    match ctx.with_key(key, |s, h, db, now| s.remove(db, h, key, now)) {
+        Some(e) => write_value(&mut ctx.w(), &e.value),
+        None => ctx.w().null(),
+    }
+}
+
+pub fn getex(ctx: &mut Ctx, args: Args) {
+    // None: leave the expiry; Some(0): PERSIST; Some(t): expire at t.
+    let mut change: Option<u64> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = args.get(i).to_ascii_lowercase();
+        let has_arg = i + 1 < args.len();
+        match a.as_slice() {
+            b"persist" if change.is_none() => change = Some(0),
+            b"ex" | b"px" | b"exat" | b"pxat" if change.is_none() && has_arg => {
+                let (unit, abs) = match a.as_slice() {
+                    b"ex" => (1000, false),
+                    b"px" => (1, false),
+                    b"exat" => (1000, true),
+                    _ => (1, true),
+                };
+                let Some(at) = expire_ms(ctx, args.get(i + 1), unit, abs, "getex") else { return };
+                change = Some(at);
+                i += 1;
+            }
+            _ => return ctx.syntax_error(),
+        }
+        i += 1;
+    }
+    let key = args.get(1);
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let h = ks.hash(key);
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let mut stripe = ks.stripe(h);
+    let Some(e) = stripe.get(db, h, key, now) else {
+        drop(stripe);
+        return ctx.w().null();
+    };
+    write_value(&mut ReplyWriter::new(ctx.out, ctx.state.proto), &e.value);
+    match change {
+        Some(at) if at != 0 && at <= now => {
+            stripe.remove(db, h, key, now);
+        }
+        Some(at) => stripe.set_expiry(db, h, key, at),
+        None => {}
+    }
+}
+
+pub fn setnx(ctx: &mut Ctx, args: Args) {
+    let (key, value) = (args.get(1), args.get(2));
+    let done = ctx.with_key(key, |s, h, db, now| {
+        if s.contains(db, h, key, now) {
+            false
+        } else {
+            s.set(db, h, key, Value::string(value), 0, now);
+            true
+        }
+    });
+    ctx.w().integer(done as i64);
+}
+
+fn setex_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, name: &str) {
+    let Some(at) = expire_ms(ctx, args.get(2), unit_ms, false, name) else { return };
+    let (key, value) = (args.get(1), args.get(3));
+    ctx.with_key(key, |s, h, db, now| s.set(db, h, key, Value::string(value), at, now));
+    ctx.w().ok();
+}
+
+pub fn setex(ctx: &mut Ctx, args: Args) {
+    setex_generic(ctx, args, 1000, "setex")
+}
+
+pub fn psetex(ctx: &mut Ctx, args: Args) {
+    setex_generic(ctx, args, 1, "psetex")
+}
+
+pub fn msetnx(ctx: &mut Ctx, args: Args) {
+    if args.len().is_multiple_of(2) {
+        return ctx.wrong_arity("msetnx");
+    }
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let pairs: Vec<(&[u8], &[u8])> =
+        (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect();
+    let hashes: Vec<u64> = pairs.iter().map(|(k, _)| ks.hash(k)).collect();
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let mut locked = ks.lock_keys(&hashes);
+    // All or nothing, with every stripe held: no key may exist.
+    let any = pairs.iter().zip(&hashes).any(|((k, _), &h)| locked.stripe(h).contains(db, h, k, now));
+    if !any {
+        for ((k, v), &h) in pairs.iter().zip(&hashes) {
+            locked.stripe(h).set(db, h, k, Value::string(v), 0, now);
+        }
+    }
+    drop(locked);
+    ctx.w().integer(!any as i64);
+}
+
+/// Parses a float the way Redis's `string2ld` accepts it: no spaces, not NaN.
+fn parse_float(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    (!v.is_nan()).then_some(v)
+}
+
+/// Formats like Redis's human-readable long double: no exponent, no trailing zeros. (Redis
+/// computes in 80-bit long double; cachet in f64 with the shortest round-trip digits, which
+/// agree for the decimal values clients use, e.g. 10.5 + 0.1 = 10.6.)
+fn format_float(v: f64) -> String {
+    let s = format!("{v}");
+    if s.contains('e') {
+        format!("{v:.17}").trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
+    let Some(by) = parse_float(args.get(2)) else { return ctx.error("ERR value is not a valid float") };
+    let key = args.get(1);
+    enum R {
+        NotFloat,
+        Overflow,
+        Ok(String),
+    }
+    let r = ctx.with_key(key, |s, h, db, now| {
+        let current = match s.get(db, h, key, now) {
+            None => 0.0,
+            Some(e) => match &e.value {
+                Value::Int(i) => *i as f64,
+                Value::Raw(b) => match parse_float(b) {
+                    Some(v) => v,
+                    None => return R::NotFloat,
+                },
+            },
+        };
+        let next = current + by;
+        if !next.is_finite() {
+            return R::Overflow;
+        }
+        let text = format_float(next);
+        match s.get(db, h, key, now) {
+            Some(e) => e.value = Value::string(text.as_bytes()),
+            None => {
+                s.set(db, h, key, Value::string(text.as_bytes()), 0, now);
+            }
+        }
+        R::Ok(text)
+    });
+    match r {
+        R::NotFloat => ctx.error("ERR value is not a valid float"),
+        R::Overflow => ctx.error("ERR increment would produce NaN or Infinity"),
+        R::Ok(text) => ctx.w().bulk(text.as_bytes()),
     }
 }

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Differential conformance: the same commands to cachet and to a real redis-server, raw reply
+bytes compared. Usage: differential.py CACHET_PORT REDIS_PORT. Prints "differential: N passed,
+M failed" and exits non-zero on any difference.
+
+Only deterministic commands are listed (no RANDOMKEY, SCAN cursors, INFO, CLIENT ID, TIME);
+KEYS replies are compared as sets."""
+import socket
+import sys
+
+
+def encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def reply(self):
+        """One whole reply, as raw bytes."""
+        line = self._line()
+        kind, rest = line[:1], line[1:-2]
+        if kind in b"+-:_#,(":
+            return line
+        if kind in b"$=!":
+            n = int(rest)
+            return line if n < 0 else line + self._exact(n + 2)
+        if kind in b"*~>%":
+            n = int(rest)
+            if kind == b"%":
+                n *= 2
+            return line + b"".join(self.reply() for _ in range(max(n, 0)))
+        raise ValueError(f"unexpected reply {line!r}")
+
+    def call(self, *args):
+        self.s.sendall(encode(args))
+        return self.reply()
+
+
+def pairs(raw):
+    """A flat array reply of name/value pairs (CONFIG GET), as a sorted list of pairs: Redis
+    orders them by its internal config dictionary, which clients do not rely on."""
+    items = raw.split(b"\r\n")[2::2]
+    return sorted(zip(items[0::2], items[1::2]))
+
+
+def split_array(raw):
+    """Elements of a flat array reply of bulk strings, for order-free comparison."""
+    lines = raw.split(b"\r\n")
+    return sorted(lines[2::2])
+
+
+CASES = [
+    # strings
+    ["SET", "k", "v"], ["GET", "k"], ["GET", "missing"], ["SET", "k", "v", "NX"], ["SET", "k", "w", "XX", "GET"],
+    ["SET", "k", "v", "EX", "0"], ["SET", "k", "v", "EX", "x"], ["SET", "k", "v", "NX", "XX"], ["SET", "k", "v", "KEEPTTL", "EX", "1"],
+    ["SET", "k", "v", "FOO"], ["SET", "n", "10"], ["INCR", "n"], ["INCRBY", "n", "-20"], ["DECR", "n"], ["DECRBY", "n", "5"],
+    ["INCR", "k"], ["INCRBY", "n", "x"], ["SET", "big", "9223372036854775807"], ["INCR", "big"], ["DECRBY", "n", "-9223372036854775808"],
+    ["APPEND", "a", "Hello"], ["APPEND", "a", " World"], ["STRLEN", "a"], ["STRLEN", "n"], ["APPEND", "n", "0"], ["GET", "n"],
+    ["GETRANGE", "a", "0", "3"], ["GETRANGE", "a", "-3", "-1"], ["GETRANGE", "a", "0", "-1"], ["GETRANGE", "a", "10", "100"],
+    ["GETRANGE", "a", "5", "3"], ["GETRANGE", "a", "-1", "-5"], ["GETRANGE", "a", "-100", "2"], ["GETRANGE", "none", "0", "-1"],
+    ["GETRANGE", "a", "x", "1"], ["SETRANGE", "a", "6", "Redis"], ["GET", "a"], ["SETRANGE", "s2", "3", "ab"], ["GET", "s2"],
+    ["SETRANGE", "s3", "0", ""], ["EXISTS", "s3"], ["SETRANGE", "a", "-1", "x"], ["SETRANGE", "a", "2", ""],
+    ["GETSET", "gs", "1"], ["GETSET", "gs", "2"], ["GETDEL", "gs"], ["GETDEL", "gs"], ["SETNX", "nx", "1"], ["SETNX", "nx", "2"],
+    ["SETEX", "se", "100", "v"], ["TTL", "se"], ["SETEX", "se", "0", "v"], ["SETEX", "se", "-5", "v"], ["PSETEX", "pe", "100000", "v"],
+    ["PTTL", "pe"], ["GETEX", "se", "PERSIST"], ["TTL", "se"], ["GETEX", "se", "EX", "50"], ["TTL", "se"], ["GETEX", "se", "EX", "1", "PX", "1"],
+    ["GETEX", "se", "FOO"], ["GETEX", "nope"], ["GETEX", "se", "EXAT", "1"], ["EXISTS", "se"],
+    ["MSET", "m1", "1", "m2", "2"], ["MGET", "m1", "m2", "m3"], ["MSET", "m1"], ["MSETNX", "m3", "3", "m4", "4"], ["MSETNX", "m4", "5", "m5", "5"],
+    ["MGET", "m4", "m5"], ["SET", "f", "10.50"], ["INCRBYFLOAT", "f", "0.1"], ["INCRBYFLOAT", "f", "-5"], ["SET", "f", "5.0e3"],
+    ["INCRBYFLOAT", "f", "2.0e2"], ["INCRBYFLOAT", "f", "abc"], ["INCRBYFLOAT", "a", "1"], ["INCRBYFLOAT", "newf", "3"],
+    # keys
+    ["DEL", "m1", "m2", "nokey"], ["EXISTS", "m3", "m3", "nokey"], ["TYPE", "m3"], ["TYPE", "nokey"], ["RENAME", "m3", "m3b"],
+    ["GET", "m3b"], ["RENAME", "nokey", "x"], ["RENAMENX", "m3b", "m4"], ["RENAMENX", "m3b", "m3c"], ["RENAME", "m3c", "m3c"],
+    ["EXPIRE", "m3c", "100"], ["TTL", "m3c"], ["EXPIRE", "m3c", "50", "GT"], ["EXPIRE", "m3c", "50", "LT"], ["EXPIRE", "m3c", "50", "NX"],
+    ["EXPIRE", "m3c", "50", "XX"], ["EXPIRE", "m3c", "50", "NX", "XX"], ["EXPIRE", "m3c", "50", "GT", "LT"], ["EXPIRE", "m3c", "50", "FOO"],
+    ["EXPIRE", "m3c", "x"], ["PERSIST", "m3c"], ["PERSIST", "m3c"], ["TTL", "m3c"], ["PTTL", "nokey"], ["EXPIREAT", "m3c", "4102444800"],
+    ["EXPIRETIME", "m3c"], ["PEXPIRETIME", "m3c"], ["EXPIRETIME", "m4"], ["EXPIRETIME", "nokey"], ["PEXPIREAT", "m3c", "1"],
+    ["EXISTS", "m3c"], ["EXPIRE", "m4", "-1"], ["EXISTS", "m4"], ["TOUCH", "m5", "nokey", "m5"], ["SET", "dolly", "sheep"],
+    ["COPY", "dolly", "clone"], ["COPY", "dolly", "clone"], ["COPY", "dolly", "clone", "REPLACE"], ["COPY", "dolly", "dolly"],
+    ["COPY", "dolly", "x", "DB", "99"], ["COPY", "dolly", "x", "FOO"], ["COPY", "nokey", "x"], ["MOVE", "clone", "2"], ["MOVE", "dolly", "0"],
+    ["MOVE", "dolly", "99"], ["MOVE", "nokey", "2"], ["SELECT", "2"], ["GET", "clone"], ["SWAPDB", "2", "3"], ["EXISTS", "clone"],
+    ["SWAPDB", "x", "1"], ["SWAPDB", "1", "x"], ["SWAPDB", "1", "99"], ["SELECT", "0"], ["SET", "n", "123"], ["OBJECT", "ENCODING", "n"],
+    ["OBJECT", "ENCODING", "dolly"], ["SET", "long", "x" * 60], ["OBJECT", "ENCODING", "long"], ["OBJECT", "ENCODING", "nokey"],
+    ["OBJECT", "REFCOUNT", "n"], ["OBJECT", "REFCOUNT", "long"], ["SELECT", "16"], ["SELECT", "x"],
+    # connection and server
+    ["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", "x"], ["ECHO"], ["GET"], ["FOO", "a", "b"], ["AUTH", "x"], ["AUTH", "a", "b"],
+    ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
+    ["CONFIG", "SET", "maxclients", "lots"], ["CLIENT", "FOO"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "ok"],
+    ["CLIENT", "GETNAME"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC"], ["DBSIZE"],
+]
+
+
+def run(cachet, redis, label):
+    passed = failed = 0
+    for args in CASES:
+        a, b = cachet.call(*args), redis.call(*args)
+        if args[:2] == ["CONFIG", "GET"] and a[:1] == b[:1] == b"*":
+            same = pairs(a) == pairs(b)
+        else:
+            same = a == b
+        if same:
+            passed += 1
+        else:
+            failed += 1
+            print(f"DIFF [{label}] {' '.join(map(str, args))}\n  cachet: {a!r}\n  redis:  {b!r}")
+    for pattern in ["*", "m*", "?olly", "[cd]*"]:
+        a, b = cachet.call("KEYS", pattern), redis.call("KEYS", pattern)
+        if split_array(a) == split_array(b):
+            passed += 1
+        else:
+            failed += 1
+            print(f"DIFF [{label}] KEYS {pattern}\n  cachet: {a!r}\n  redis:  {b!r}")
+    return passed, failed
+
+
+def main():
+    cport, rport = int(sys.argv[1]), int(sys.argv[2])
+    p2, f2 = run(Conn(cport), Conn(rport), "RESP2")
+    # RESP3: the same cases after HELLO 3 (its own reply names versions and ids, so it is not
+    # compared), starting from an empty keyspace again.
+    c3, r3 = Conn(cport), Conn(rport)
+    for conn in (c3, r3):
+        conn.call("HELLO", "3")
+        conn.call("FLUSHALL")
+    p3, f3 = run(c3, r3, "RESP3")
+    passed, failed = p2 + p3, f2 + f3
+    print(f"differential: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
