@@ -56,6 +56,9 @@ pub struct Config {
     pub tcp_socket_buffer: u64,
     /// The family file the profile came from (`r6g`, `generic`); set when the profile is applied.
     pub tuning_profile: String,
+    /// Largest hash (fields) and field/value (bytes) kept in the packed encoding.
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
     /// Directives set by the config file or the command line, which a profile never changes.
     pub explicit: std::collections::BTreeSet<&'static str>,
 }
@@ -97,6 +100,8 @@ impl Default for Config {
             io_sqpoll: false,
             tcp_socket_buffer: 0,
             tuning_profile: "none".into(),
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
             explicit: std::collections::BTreeSet::new(),
         }
     }
@@ -257,6 +262,15 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.io_backend = v.parse().map_err(|_| "argument(s) must be one of the following: auto, uring, epoll".to_string())?),
     directive!("tls-dev-dir", mutable: false, tls: false, |c| c.tls_dev_dir.display().to_string(),
         |c, v| c.tls_dev_dir = PathBuf::from(v)),
+    directive!("hash-max-listpack-entries", mutable: true, tls: false, |c| c.hash_max_listpack_entries.to_string(),
+        |c, v| c.hash_max_listpack_entries = parse_int(v)?),
+    directive!("hash-max-listpack-value", mutable: true, tls: false, |c| c.hash_max_listpack_value.to_string(),
+        |c, v| c.hash_max_listpack_value = parse_int(v)?),
+    // Redis 7 still accepts the pre-listpack names as aliases.
+    directive!("hash-max-ziplist-entries", mutable: true, tls: false, |c| c.hash_max_listpack_entries.to_string(),
+        |c, v| c.hash_max_listpack_entries = parse_int(v)?),
+    directive!("hash-max-ziplist-value", mutable: true, tls: false, |c| c.hash_max_listpack_value.to_string(),
+        |c, v| c.hash_max_listpack_value = parse_int(v)?),
     directive!("node-type", mutable: false, tls: false, |c| c.node_type.clone(), |c, v| c.node_type = v.trim().to_string()),
     directive!("tuning-dir", mutable: false, tls: false, |c| opt_path(&c.tuning_dir), |c, v| c.tuning_dir = set_path(v)),
     directive!("reserved-memory-percent", mutable: false, tls: false, |c| c.reserved_memory_percent.to_string(), |c, v| {

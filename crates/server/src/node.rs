@@ -29,6 +29,8 @@ pub struct Live {
     pub proto_max_bulk_len: i64,
     /// Bytes of data before `denyoom` commands are refused (0 = no limit).
     pub maxmemory: u64,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
     pub client_query_buffer_limit: usize,
     pub handshake_timeout_secs: u64,
 }
@@ -324,6 +326,8 @@ fn build_live(c: &Config) -> Result<Live, String> {
         timeout_secs: c.timeout,
         proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
         maxmemory: c.maxmemory,
+        hash_max_listpack_entries: c.hash_max_listpack_entries,
+        hash_max_listpack_value: c.hash_max_listpack_value,
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })

@@ -13,10 +13,12 @@
 //! clock once per loop turn, and tests drive expiry with any clock they like.
 
 mod glob;
+mod hash;
 mod stripe;
 mod value;
 
 pub use glob::glob_match;
+pub use hash::{Hash, PackLimits};
 pub use stripe::Stripe;
 pub use value::{Entry, Value};
 

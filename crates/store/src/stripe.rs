@@ -46,6 +46,28 @@ impl Stripe {
         Some(&mut self.dbs[db][idx])
     }
 
+    /// Changes a live entry in place, keeping the memory accounting right, and removes the key
+    /// if `f` leaves an empty collection (Redis deletes empty hashes, lists, sets). Returns
+    /// `None` when the key is missing.
+    pub fn update<R>(
+        &mut self,
+        db: usize,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        let e = self.get(db, hash, key, now_ms)?;
+        let before = e.heap_size();
+        let r = f(e);
+        let (after, empty) = (e.heap_size(), e.value.is_empty_collection());
+        self.bytes = self.bytes + after - before;
+        if empty {
+            self.remove(db, hash, key, now_ms);
+        }
+        Some(r)
+    }
+
     /// Whether `key` holds a live value.
     pub fn contains(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> bool {
         self.get(db, hash, key, now_ms).is_some()

@@ -1,7 +1,9 @@
 //! Values and their entries in a stripe.
 
-/// A stored value. Strings only for now; other types arrive with their commands, and each
-/// command checks the variant to answer `-WRONGTYPE` as Redis does.
+use crate::hash::Hash;
+
+/// A stored value. Each command checks the variant and answers `-WRONGTYPE` for the others,
+/// as Redis does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A string that is the canonical text of an i64 (Redis's `int` encoding): INCR works on it
@@ -9,6 +11,8 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Raw(Box<[u8]>),
+    /// A hash (boxed: keeps `Value` two words, the size strings need).
+    Hash(Box<Hash>),
 }
 
 impl Value {
@@ -27,18 +31,38 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Raw(b) => b.len(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 
-    /// The string's bytes (an integer's decimal text), copied.
+    /// A collection with nothing left in it, which Redis deletes.
+    pub fn is_empty_collection(&self) -> bool {
+        matches!(self, Value::Hash(h) if h.is_empty())
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Raw(_))
+    }
+
+    /// TYPE's name for the value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Raw(_) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+
+    /// The string's bytes (an integer's decimal text), copied; empty for other types (callers
+    /// check [`Value::is_string`] first).
     pub fn to_vec(&self) -> Vec<u8> {
         match self {
             Value::Int(i) => i.to_string().into_bytes(),
             Value::Raw(b) => b.to_vec(),
+            _ => Vec::new(),
         }
     }
 
-    /// STRLEN: the length of the string form.
+    /// STRLEN: the length of the string form (0 for other types; callers check first).
     pub fn str_len(&self) -> usize {
         match self {
             Value::Int(i) => {
@@ -51,6 +75,7 @@ impl Value {
                 n
             }
             Value::Raw(b) => b.len(),
+            _ => 0,
         }
     }
 }

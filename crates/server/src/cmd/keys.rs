@@ -194,9 +194,8 @@ pub fn flushall(ctx: &mut Ctx, args: Args) {
 
 pub fn key_type(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let exists = ctx.with_key(key, |s, h, db, now| s.contains(db, h, key, now));
-    // Strings are the only type so far.
-    ctx.w().simple(if exists { b"string" } else { b"none" });
+    let name = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.type_name()));
+    ctx.w().simple(name.unwrap_or("none").as_bytes());
 }
 
 /// RENAME and RENAMENX: move the entry (with its expiry) under the new name, both stripes held.
@@ -289,10 +288,9 @@ pub fn scan(ctx: &mut Ctx, args: Args) {
     let stripes = ks.stripe_count() as u64;
     let mut next = cursor.min(stripes);
     let mut found: Vec<Box<[u8]>> = Vec::new();
-    // Strings are the only type so far: any other TYPE matches nothing.
-    let type_ok = kind.as_deref().is_none_or(|t| t == b"string");
     while next < stripes && found.len() < count {
-        ks.stripe_at(next as usize).for_each_live(db, now, |k, _| {
+        ks.stripe_at(next as usize).for_each_live(db, now, |k, e| {
+            let type_ok = kind.as_deref().is_none_or(|t| t == e.value.type_name().as_bytes());
             if type_ok && pattern.is_none_or(|p| cachet_store::glob_match(p, k, false)) {
                 found.push(k.into());
             }
@@ -461,6 +459,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
                 // Redis embeds strings of up to 44 bytes in the object header.
                 Value::Raw(b) if b.len() <= 44 => b"embstr",
                 Value::Raw(_) => b"raw",
+                Value::Hash(h) => h.encoding().as_bytes(),
             };
             ctx.w().bulk(enc)
         }

@@ -4,6 +4,7 @@
 //! same bad request gets the same error: unknown command, then arity, then authentication.
 //! Names are matched case-insensitively through a stack buffer (no allocation).
 
+mod hash;
 mod keys;
 mod server;
 mod string;
@@ -51,6 +52,10 @@ impl Ctx<'_> {
         let h = ks.hash(key);
         let mut stripe = ks.stripe(h);
         f(&mut stripe, h, self.state.db, self.now_ms)
+    }
+
+    pub fn wrongtype(&mut self) {
+        self.error("WRONGTYPE Operation against a key holding the wrong kind of value");
     }
 
     pub fn syntax_error(&mut self) {
@@ -147,6 +152,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         K1,
         &["@write", "@string", "@fast"],
     ),
+    spec("hset", -4, hash::hset, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
+    spec("hmset", -4, hash::hmset, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
+    spec("hsetnx", 4, hash::hsetnx, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
+    spec("hget", 3, hash::hget, &["readonly", "fast"], K1, &["@read", "@hash", "@fast"]),
+    spec("hmget", -3, hash::hmget, &["readonly", "fast"], K1, &["@read", "@hash", "@fast"]),
+    spec("hdel", -3, hash::hdel, &["write", "fast"], K1, &["@write", "@hash", "@fast"]),
+    spec("hlen", 2, hash::hlen, &["readonly", "fast"], K1, &["@read", "@hash", "@fast"]),
+    spec("hstrlen", 3, hash::hstrlen, &["readonly", "fast"], K1, &["@read", "@hash", "@fast"]),
+    spec("hexists", 3, hash::hexists, &["readonly", "fast"], K1, &["@read", "@hash", "@fast"]),
+    spec("hkeys", 2, hash::hkeys, &["readonly"], K1, &["@read", "@hash", "@slow"]),
+    spec("hvals", 2, hash::hvals, &["readonly"], K1, &["@read", "@hash", "@slow"]),
+    spec("hgetall", 2, hash::hgetall, &["readonly"], K1, &["@read", "@hash", "@slow"]),
+    spec("hincrby", 4, hash::hincrby, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
+    spec(
+        "hincrbyfloat",
+        4,
+        hash::hincrbyfloat,
+        &["write", "denyoom", "fast"],
+        K1,
+        &["@write", "@hash", "@fast"],
+    ),
+    spec("hrandfield", -2, hash::hrandfield, &["readonly"], K1, &["@read", "@hash", "@slow"]),
+    spec("hscan", -3, hash::hscan, &["readonly"], K1, &["@read", "@hash", "@slow"]),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),

@@ -7,10 +7,31 @@ use super::{int_arg, Ctx};
 use cachet_resp::{Args, ReplyWriter};
 use cachet_store::Value;
 
+/// Writes a string value as a bulk reply. Callers answer WRONGTYPE for other types first.
 pub(crate) fn write_value(w: &mut ReplyWriter, v: &Value) {
     match v {
         Value::Int(i) => w.bulk_integer(*i),
         Value::Raw(b) => w.bulk(b),
+        _ => w.null(),
+    }
+}
+
+/// What a string command found under its key.
+pub(crate) enum Found<T> {
+    Missing,
+    WrongType,
+    Str(T),
+}
+
+/// Applies `f` to the key's value if it is a string.
+pub(crate) fn string_of<T>(
+    e: Option<&mut cachet_store::Entry>,
+    f: impl FnOnce(&mut cachet_store::Entry) -> T,
+) -> Found<T> {
+    match e {
+        None => Found::Missing,
+        Some(e) if !e.value.is_string() => Found::WrongType,
+        Some(e) => Found::Str(f(e)),
     }
 }
 
@@ -22,7 +43,8 @@ pub fn get(ctx: &mut Ctx, args: Args) {
     let (db, now) = (ctx.state.db, ctx.now_ms);
     let mut stripe = ks.stripe(h);
     match stripe.get(db, h, key, now) {
-        Some(e) => write_value(&mut ctx.w(), &e.value),
+        Some(e) if e.value.is_string() => write_value(&mut ctx.w(), &e.value),
+        Some(_) => ctx.wrongtype(),
         None => ctx.w().null(),
     }
 }
@@ -109,6 +131,10 @@ pub fn set(ctx: &mut Ctx, args: Args) {
     let (db, now) = (ctx.state.db, ctx.now_ms);
     let mut stripe = ks.stripe(h);
     let existing = stripe.get(db, h, key, now);
+    if o.get && existing.as_ref().is_some_and(|e| !e.value.is_string()) {
+        drop(stripe);
+        return ctx.wrongtype();
+    }
     let exists = existing.is_some();
     let old_ttl = existing.as_ref().map(|e| e.expire_at_ms).unwrap_or(0);
     if o.get {
@@ -152,8 +178,9 @@ pub fn mget(ctx: &mut Ctx, args: Args) {
     w.array(keys.len());
     for (k, &h) in keys.iter().zip(&hashes) {
         match locked.stripe(h).get(db, h, k, now) {
-            Some(e) => write_value(&mut w, &e.value),
-            None => w.null(),
+            Some(e) if e.value.is_string() => write_value(&mut w, &e.value),
+            // MGET answers nil for keys of other types, never an error.
+            _ => w.null(),
         }
     }
 }
@@ -182,16 +209,21 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
     let h = ks.hash(key);
     let (db, now) = (ctx.state.db, ctx.now_ms);
     let mut stripe = ks.stripe(h);
-    let found = stripe.get(db, h, key, now).map(|e| match &e.value {
+    let found = string_of(stripe.get(db, h, key, now), |e| match &e.value {
         Value::Int(i) => Some(*i),
         Value::Raw(b) => int_arg(b),
+        _ => None,
     });
     let current = match found {
-        None => 0,
-        Some(Some(v)) => v,
-        Some(None) => {
+        Found::Missing => 0,
+        Found::Str(Some(v)) => v,
+        Found::Str(None) => {
             drop(stripe);
             return ctx.not_an_integer();
+        }
+        Found::WrongType => {
+            drop(stripe);
+            return ctx.wrongtype();
         }
     };
     let Some(next) = current.checked_add(by) else {
@@ -199,11 +231,8 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) {
         return ctx.error("ERR increment or decrement would overflow");
     };
     // In place, so the key keeps its time to live, as in Redis.
-    match stripe.get(db, h, key, now) {
-        Some(e) => e.value = Value::Int(next),
-        None => {
-            stripe.set(db, h, key, Value::Int(next), 0, now);
-        }
+    if stripe.update(db, h, key, now, |e| e.value = Value::Int(next)).is_none() {
+        stripe.set(db, h, key, Value::Int(next), 0, now);
     }
     drop(stripe);
     ctx.w().integer(next);
@@ -250,30 +279,38 @@ fn too_big(ctx: &mut Ctx, len: usize) -> bool {
 
 pub fn append(ctx: &mut Ctx, args: Args) {
     let (key, add) = (args.get(1), args.get(2));
-    let current = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()));
-    if too_big(ctx, current.unwrap_or(0) + add.len()) {
+    let current =
+        match ctx.with_key(key, |s, h, db, now| string_of(s.get(db, h, key, now), |e| e.value.str_len())) {
+            Found::WrongType => return ctx.wrongtype(),
+            Found::Missing => 0,
+            Found::Str(n) => n,
+        };
+    if too_big(ctx, current + add.len()) {
         return;
     }
-    let len = ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
-        Some(e) => {
+    let len = ctx.with_key(key, |s, h, db, now| {
+        let appended = s.update(db, h, key, now, |e| {
             let mut v = e.value.to_vec();
             v.extend_from_slice(add);
             let len = v.len();
             e.value = Value::Raw(v.into_boxed_slice());
             len
-        }
-        None => {
+        });
+        appended.unwrap_or_else(|| {
             s.set(db, h, key, Value::Raw(add.into()), 0, now);
             add.len()
-        }
+        })
     });
     ctx.w().integer(len as i64);
 }
 
 pub fn strlen(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let n = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()).unwrap_or(0));
-    ctx.w().integer(n as i64);
+    match ctx.with_key(key, |s, h, db, now| string_of(s.get(db, h, key, now), |e| e.value.str_len())) {
+        Found::WrongType => ctx.wrongtype(),
+        Found::Missing => ctx.w().integer(0),
+        Found::Str(n) => ctx.w().integer(n as i64),
+    }
 }
 
 pub fn getrange(ctx: &mut Ctx, args: Args) {
@@ -281,9 +318,12 @@ pub fn getrange(ctx: &mut Ctx, args: Args) {
         return ctx.not_an_integer();
     };
     let key = args.get(1);
-    let value = ctx
-        .with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.to_vec()))
-        .unwrap_or_default();
+    let value =
+        match ctx.with_key(key, |s, h, db, now| string_of(s.get(db, h, key, now), |e| e.value.to_vec())) {
+            Found::WrongType => return ctx.wrongtype(),
+            Found::Missing => Vec::new(),
+            Found::Str(v) => v,
+        };
     let len = value.len() as i64;
     // Redis 7's index rules (getrangeCommand).
     if start < 0 && end < 0 && start > end {
@@ -309,7 +349,12 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
         return ctx.error("ERR offset is out of range");
     }
     let (key, patch) = (args.get(1), args.get(3));
-    let current = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.str_len()));
+    let current =
+        match ctx.with_key(key, |s, h, db, now| string_of(s.get(db, h, key, now), |e| e.value.str_len())) {
+            Found::WrongType => return ctx.wrongtype(),
+            Found::Missing => None,
+            Found::Str(n) => Some(n),
+        };
     if patch.is_empty() {
         // Nothing to write: the length as it is (a missing key stays missing).
         return ctx.w().integer(current.unwrap_or(0) as i64);
@@ -328,11 +373,11 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
         }
         v[offset as usize..end].copy_from_slice(patch);
         let len = v.len();
-        match s.get(db, h, key, now) {
-            Some(e) => e.value = Value::Raw(v.into_boxed_slice()),
-            None => {
-                s.set(db, h, key, Value::Raw(v.into_boxed_slice()), expire, now);
-            }
+        // Moved into whichever branch runs.
+        let mut v = Some(v.into_boxed_slice());
+        let take = |v: &mut Option<Box<[u8]>>| Value::Raw(v.take().expect("used once"));
+        if s.update(db, h, key, now, |e| e.value = take(&mut v)).is_none() {
+            s.set(db, h, key, take(&mut v), expire, now);
         }
         len
     });
@@ -341,18 +386,34 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
 
 pub fn getset(ctx: &mut Ctx, args: Args) {
     let (key, value) = (args.get(1), args.get(2));
-    let old = ctx.with_key(key, |s, h, db, now| s.set(db, h, key, Value::string(value), 0, now));
+    let old = ctx.with_key(key, |s, h, db, now| {
+        if s.get(db, h, key, now).is_some_and(|e| !e.value.is_string()) {
+            return Found::WrongType;
+        }
+        match s.set(db, h, key, Value::string(value), 0, now) {
+            Some(e) => Found::Str(e),
+            None => Found::Missing,
+        }
+    });
     match old {
-        Some(e) => write_value(&mut ctx.w(), &e.value),
-        None => ctx.w().null(),
+        Found::WrongType => ctx.wrongtype(),
+        Found::Str(e) => write_value(&mut ctx.w(), &e.value),
+        Found::Missing => ctx.w().null(),
     }
 }
 
 pub fn getdel(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    match ctx.with_key(key, |s, h, db, now| s.remove(db, h, key, now)) {
-        Some(e) => write_value(&mut ctx.w(), &e.value),
-        None => ctx.w().null(),
+    let got = ctx.with_key(key, |s, h, db, now| {
+        if s.get(db, h, key, now).is_some_and(|e| !e.value.is_string()) {
+            return Found::WrongType;
+        }
+        s.remove(db, h, key, now).map_or(Found::Missing, Found::Str)
+    });
+    match got {
+        Found::WrongType => ctx.wrongtype(),
+        Found::Str(e) => write_value(&mut ctx.w(), &e.value),
+        Found::Missing => ctx.w().null(),
     }
 }
 
@@ -390,6 +451,10 @@ pub fn getex(ctx: &mut Ctx, args: Args) {
         drop(stripe);
         return ctx.w().null();
     };
+    if !e.value.is_string() {
+        drop(stripe);
+        return ctx.wrongtype();
+    }
     write_value(&mut ReplyWriter::new(ctx.out, ctx.state.proto), &e.value);
     match change {
         Some(at) if at != 0 && at <= now => {
@@ -451,7 +516,7 @@ pub fn msetnx(ctx: &mut Ctx, args: Args) {
 }
 
 /// Parses a float the way Redis's `string2ld` accepts it: no spaces, not NaN.
-fn parse_float(b: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
@@ -463,7 +528,7 @@ fn parse_float(b: &[u8]) -> Option<f64> {
 /// Formats like Redis's human-readable long double: no exponent, no trailing zeros. (Redis
 /// computes in 80-bit long double; cachet in f64 with the shortest round-trip digits, which
 /// agree for the decimal values clients use, e.g. 10.5 + 0.1 = 10.6.)
-fn format_float(v: f64) -> String {
+pub(crate) fn format_float(v: f64) -> String {
     let s = format!("{v}");
     if s.contains('e') {
         format!("{v:.17}").trim_end_matches('0').trim_end_matches('.').to_string()
@@ -478,6 +543,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     enum R {
         NotFloat,
         Overflow,
+        WrongType,
         Ok(String),
     }
     let r = ctx.with_key(key, |s, h, db, now| {
@@ -489,6 +555,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
                     Some(v) => v,
                     None => return R::NotFloat,
                 },
+                _ => return R::WrongType,
             },
         };
         let next = current + by;
@@ -496,16 +563,14 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
             return R::Overflow;
         }
         let text = format_float(next);
-        match s.get(db, h, key, now) {
-            Some(e) => e.value = Value::string(text.as_bytes()),
-            None => {
-                s.set(db, h, key, Value::string(text.as_bytes()), 0, now);
-            }
+        if s.update(db, h, key, now, |e| e.value = Value::string(text.as_bytes())).is_none() {
+            s.set(db, h, key, Value::string(text.as_bytes()), 0, now);
         }
         R::Ok(text)
     });
     match r {
         R::NotFloat => ctx.error("ERR value is not a valid float"),
+        R::WrongType => ctx.wrongtype(),
         R::Overflow => ctx.error("ERR increment would produce NaN or Infinity"),
         R::Ok(text) => ctx.w().bulk(text.as_bytes()),
     }
