@@ -59,6 +59,8 @@ pub struct Config {
     /// Largest hash (fields) and field/value (bytes) kept in the packed encoding.
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
+    /// Largest all-integer set kept as a sorted integer array.
+    pub set_max_intset_entries: usize,
     /// Directives set by the config file or the command line, which a profile never changes.
     pub explicit: std::collections::BTreeSet<&'static str>,
 }
@@ -102,6 +104,7 @@ impl Default for Config {
             tuning_profile: "none".into(),
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
             explicit: std::collections::BTreeSet::new(),
         }
     }
@@ -271,6 +274,8 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.hash_max_listpack_entries = parse_int(v)?),
     directive!("hash-max-ziplist-value", mutable: true, tls: false, |c| c.hash_max_listpack_value.to_string(),
         |c, v| c.hash_max_listpack_value = parse_int(v)?),
+    directive!("set-max-intset-entries", mutable: true, tls: false, |c| c.set_max_intset_entries.to_string(),
+        |c, v| c.set_max_intset_entries = parse_int(v)?),
     directive!("node-type", mutable: false, tls: false, |c| c.node_type.clone(), |c, v| c.node_type = v.trim().to_string()),
     directive!("tuning-dir", mutable: false, tls: false, |c| opt_path(&c.tuning_dir), |c, v| c.tuning_dir = set_path(v)),
     directive!("reserved-memory-percent", mutable: false, tls: false, |c| c.reserved_memory_percent.to_string(), |c, v| {

@@ -14,11 +14,13 @@
 
 mod glob;
 mod hash;
+mod set;
 mod stripe;
 mod value;
 
 pub use glob::glob_match;
 pub use hash::{Hash, PackLimits};
+pub use set::Set;
 pub use stripe::Stripe;
 pub use value::{Entry, Value};
 

@@ -1,6 +1,7 @@
 //! Values and their entries in a stripe.
 
 use crate::hash::Hash;
+use crate::set::Set;
 
 /// A stored value. Each command checks the variant and answers `-WRONGTYPE` for the others,
 /// as Redis does.
@@ -13,6 +14,7 @@ pub enum Value {
     Raw(Box<[u8]>),
     /// A hash (boxed: keeps `Value` two words, the size strings need).
     Hash(Box<Hash>),
+    Set(Box<Set>),
 }
 
 impl Value {
@@ -32,12 +34,17 @@ impl Value {
             Value::Int(_) => 0,
             Value::Raw(b) => b.len(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 
     /// A collection with nothing left in it, which Redis deletes.
     pub fn is_empty_collection(&self) -> bool {
-        matches!(self, Value::Hash(h) if h.is_empty())
+        match self {
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            _ => false,
+        }
     }
 
     pub fn is_string(&self) -> bool {
@@ -49,6 +56,7 @@ impl Value {
         match self {
             Value::Int(_) | Value::Raw(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 

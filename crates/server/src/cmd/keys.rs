@@ -460,6 +460,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
                 Value::Raw(b) if b.len() <= 44 => b"embstr",
                 Value::Raw(_) => b"raw",
                 Value::Hash(h) => h.encoding().as_bytes(),
+                Value::Set(s) => s.encoding().as_bytes(),
             };
             ctx.w().bulk(enc)
         }

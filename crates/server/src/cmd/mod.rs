@@ -7,6 +7,7 @@
 mod hash;
 mod keys;
 mod server;
+mod set;
 mod string;
 
 use crate::conn::ClientState;
@@ -175,6 +176,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     spec("hrandfield", -2, hash::hrandfield, &["readonly"], K1, &["@read", "@hash", "@slow"]),
     spec("hscan", -3, hash::hscan, &["readonly"], K1, &["@read", "@hash", "@slow"]),
+    spec("sadd", -3, set::sadd, &["write", "denyoom", "fast"], K1, &["@write", "@set", "@fast"]),
+    spec("srem", -3, set::srem, &["write", "fast"], K1, &["@write", "@set", "@fast"]),
+    spec("smembers", 2, set::smembers, &["readonly"], K1, &["@read", "@set", "@slow"]),
+    spec("sismember", 3, set::sismember, &["readonly", "fast"], K1, &["@read", "@set", "@fast"]),
+    spec("smismember", -3, set::smismember, &["readonly", "fast"], K1, &["@read", "@set", "@fast"]),
+    spec("scard", 2, set::scard, &["readonly", "fast"], K1, &["@read", "@set", "@fast"]),
+    spec("srandmember", -2, set::srandmember, &["readonly"], K1, &["@read", "@set", "@slow"]),
+    spec("spop", -2, set::spop, &["write", "fast"], K1, &["@write", "@set", "@fast"]),
+    spec("smove", 4, set::smove, &["write", "fast"], (1, 2, 1), &["@write", "@set", "@fast"]),
+    spec("sinter", -2, set::sinter, &["readonly"], KALL, &["@read", "@set", "@slow"]),
+    spec("sunion", -2, set::sunion, &["readonly"], KALL, &["@read", "@set", "@slow"]),
+    spec("sdiff", -2, set::sdiff, &["readonly"], KALL, &["@read", "@set", "@slow"]),
+    spec("sinterstore", -3, set::sinterstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
+    spec("sunionstore", -3, set::sunionstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
+    spec("sdiffstore", -3, set::sdiffstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
+    spec("sintercard", -3, set::sintercard, &["readonly"], NONE, &["@read", "@set", "@slow"]),
+    spec("sscan", -3, set::sscan, &["readonly"], K1, &["@read", "@set", "@slow"]),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),

@@ -1,0 +1,425 @@
+//! Set commands: the S* family.
+
+use super::{int_arg, Ctx};
+use cachet_resp::{Args, ReplyWriter};
+use cachet_store::{Set, Value};
+
+enum Got<T> {
+    WrongType,
+    Missing,
+    Set(T),
+}
+
+fn max_ints(ctx: &Ctx) -> usize {
+    ctx.live.set_max_intset_entries
+}
+
+fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Set) -> T) -> Got<T> {
+    ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
+        None => Got::Missing,
+        Some(e) => match &e.value {
+            Value::Set(set) => Got::Set(f(set)),
+            _ => Got::WrongType,
+        },
+    })
+}
+
+/// Changes the set at `key` (created when `create`); an emptied set is deleted.
+fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut Set, usize) -> T) -> Got<T> {
+    let max = max_ints(ctx);
+    ctx.with_key(key, |s, h, db, now| {
+        match s.get(db, h, key, now) {
+            Some(e) if !matches!(e.value, Value::Set(_)) => return Got::WrongType,
+            None if !create => return Got::Missing,
+            None => {
+                s.set(db, h, key, Value::Set(Box::default()), 0, now);
+            }
+            Some(_) => {}
+        }
+        let r = s.update(db, h, key, now, |e| match &mut e.value {
+            Value::Set(set) => f(set, max),
+            _ => unreachable!("checked above"),
+        });
+        Got::Set(r.expect("present"))
+    })
+}
+
+fn write_members(w: &mut ReplyWriter, members: &[Vec<u8>], as_set: bool) {
+    if as_set {
+        w.set(members.len());
+    } else {
+        w.array(members.len());
+    }
+    for m in members {
+        w.bulk(m);
+    }
+}
+
+pub fn sadd(ctx: &mut Ctx, args: Args) {
+    let members: Vec<&[u8]> = args.iter().skip(2).collect();
+    match write(ctx, args.get(1), true, |s, max| members.iter().filter(|m| s.add(m, max)).count()) {
+        Got::WrongType => ctx.wrongtype(),
+        Got::Missing => unreachable!("created"),
+        Got::Set(n) => ctx.w().integer(n as i64),
+    }
+}
+
+pub fn srem(ctx: &mut Ctx, args: Args) {
+    let members: Vec<&[u8]> = args.iter().skip(2).collect();
+    match write(ctx, args.get(1), false, |s, _| members.iter().filter(|m| s.remove(m)).count()) {
+        Got::WrongType => ctx.wrongtype(),
+        Got::Missing => ctx.w().integer(0),
+        Got::Set(n) => ctx.w().integer(n as i64),
+    }
+}
+
+pub fn smembers(ctx: &mut Ctx, args: Args) {
+    match read(ctx, args.get(1), |s| s.members()) {
+        Got::WrongType => ctx.wrongtype(),
+        Got::Missing => ctx.w().set(0),
+        Got::Set(m) => write_members(&mut ctx.w(), &m, true),
+    }
+}
+
+pub fn sismember(ctx: &mut Ctx, args: Args) {
+    let m = args.get(2);
+    match read(ctx, args.get(1), |s| s.contains(m)) {
+        Got::WrongType => ctx.wrongtype(),
+        Got::Missing => ctx.w().integer(0),
+        Got::Set(b) => ctx.w().integer(b as i64),
+    }
+}
+
+pub fn smismember(ctx: &mut Ctx, args: Args) {
+    let members: Vec<&[u8]> = args.iter().skip(2).collect();
+    let found = match read(ctx, args.get(1), |s| members.iter().map(|m| s.contains(m)).collect::<Vec<_>>()) {
+        Got::WrongType => return ctx.wrongtype(),
+        Got::Missing => vec![false; members.len()],
+        Got::Set(v) => v,
+    };
+    let mut w = ctx.w();
+    w.array(found.len());
+    for b in found {
+        w.integer(b as i64);
+    }
+}
+
+pub fn scard(ctx: &mut Ctx, args: Args) {
+    match read(ctx, args.get(1), |s| s.len()) {
+        Got::WrongType => ctx.wrongtype(),
+        Got::Missing => ctx.w().integer(0),
+        Got::Set(n) => ctx.w().integer(n as i64),
+    }
+}
+
+fn rng(ctx: &Ctx) -> impl FnMut() -> u64 {
+    let mut seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// `count` distinct random positions out of `len` (a partial shuffle).
+fn distinct(len: usize, count: usize, rnd: &mut impl FnMut() -> u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..count.min(len) {
+        let j = i + rnd() as usize % (len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(count.min(len));
+    idx
+}
+
+pub fn srandmember(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.syntax_error();
+    }
+    let count = match args.len() {
+        3 => match int_arg(args.get(2)) {
+            Some(c) => Some(c),
+            None => return ctx.not_an_integer(),
+        },
+        _ => None,
+    };
+    let mut rnd = rng(ctx);
+    let got = read(ctx, args.get(1), |s| {
+        let len = s.len();
+        match count {
+            None => vec![s.get_index(rnd() as usize % len).expect("in range")],
+            Some(c) if c >= 0 && c as usize >= len => s.members(),
+            Some(c) if c >= 0 => {
+                distinct(len, c as usize, &mut rnd).into_iter().filter_map(|i| s.get_index(i)).collect()
+            }
+            Some(c) => {
+                (0..c.unsigned_abs() as usize).filter_map(|_| s.get_index(rnd() as usize % len)).collect()
+            }
+        }
+    });
+    match (got, count) {
+        (Got::WrongType, _) => ctx.wrongtype(),
+        (Got::Missing, None) => ctx.w().null(),
+        (Got::Missing, Some(_)) => ctx.w().array(0),
+        (Got::Set(m), None) => ctx.w().bulk(&m[0]),
+        (Got::Set(m), Some(_)) => write_members(&mut ctx.w(), &m, false),
+    }
+}
+
+pub fn spop(ctx: &mut Ctx, args: Args) {
+    if args.len() > 3 {
+        return ctx.syntax_error();
+    }
+    let count = match args.len() {
+        3 => match int_arg(args.get(2)) {
+            Some(c) if c >= 0 => Some(c as usize),
+            _ => return ctx.error("ERR value is out of range, must be positive"),
+        },
+        _ => None,
+    };
+    let mut rnd = rng(ctx);
+    let got = write(ctx, args.get(1), false, |s, _| {
+        let len = s.len();
+        let picked: Vec<Vec<u8>> = match count {
+            None => vec![s.get_index(rnd() as usize % len).expect("in range")],
+            Some(c) if c >= len => s.members(),
+            Some(c) => distinct(len, c, &mut rnd).into_iter().filter_map(|i| s.get_index(i)).collect(),
+        };
+        for m in &picked {
+            s.remove(m);
+        }
+        picked
+    });
+    // With a count, RESP3 gets a set (SRANDMEMBER's count replies stay arrays), as in Redis.
+    match (got, count) {
+        (Got::WrongType, _) => ctx.wrongtype(),
+        (Got::Missing, None) => ctx.w().null(),
+        (Got::Missing, Some(_)) => ctx.w().set(0),
+        (Got::Set(m), None) => ctx.w().bulk(&m[0]),
+        (Got::Set(m), Some(_)) => write_members(&mut ctx.w(), &m, true),
+    }
+}
+
+pub fn smove(ctx: &mut Ctx, args: Args) {
+    let (src, dst, m) = (args.get(1), args.get(2), args.get(3));
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (hs, hd) = (ks.hash(src), ks.hash(dst));
+    let (db, now, max) = (ctx.state.db, ctx.now_ms, max_ints(ctx));
+    let mut locked = ks.lock_keys(&[hs, hd]);
+    let kind = |l: &mut cachet_store::Locked, h: u64, k: &[u8]| {
+        l.stripe(h).get(db, h, k, now).map(|e| matches!(e.value, Value::Set(_)))
+    };
+    let (src_kind, dst_kind) = (kind(&mut locked, hs, src), kind(&mut locked, hd, dst));
+    let reply = match (src_kind, dst_kind) {
+        (Some(false), _) | (_, Some(false)) => None,
+        (None, _) => Some(0),
+        _ if src == dst => {
+            let has = locked
+                .stripe(hs)
+                .get(db, hs, src, now)
+                .is_some_and(|e| matches!(&e.value, Value::Set(s) if s.contains(m)));
+            Some(has as i64)
+        }
+        _ => {
+            let removed = locked
+                .stripe(hs)
+                .update(db, hs, src, now, |e| match &mut e.value {
+                    Value::Set(s) => s.remove(m),
+                    _ => false,
+                })
+                .unwrap_or(false);
+            if removed {
+                let st = locked.stripe(hd);
+                if dst_kind.is_none() {
+                    st.set(db, hd, dst, Value::Set(Box::default()), 0, now);
+                }
+                st.update(db, hd, dst, now, |e| {
+                    if let Value::Set(s) = &mut e.value {
+                        s.add(m, max);
+                    }
+                });
+            }
+            Some(removed as i64)
+        }
+    };
+    drop(locked);
+    match reply {
+        None => ctx.wrongtype(),
+        Some(n) => ctx.w().integer(n),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Snapshots the sets at `keys` (missing = empty) with all their stripes and `dest`'s held,
+/// computes `op`, and stores the result at `dest` when given. Returns the result, or None for
+/// WRONGTYPE.
+fn combine(ctx: &mut Ctx, keys: &[&[u8]], op: Op, dest: Option<&[u8]>) -> Option<Set> {
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (db, now, max) = (ctx.state.db, ctx.now_ms, max_ints(ctx));
+    let mut hashes: Vec<u64> = keys.iter().map(|k| ks.hash(k)).collect();
+    if let Some(d) = dest {
+        hashes.push(ks.hash(d));
+    }
+    let mut locked = ks.lock_keys(&hashes);
+    let mut sets: Vec<Option<Set>> = Vec::with_capacity(keys.len());
+    for (k, &h) in keys.iter().zip(&hashes) {
+        match locked.stripe(h).get(db, h, k, now) {
+            None => sets.push(None),
+            Some(e) => match &e.value {
+                Value::Set(s) => sets.push(Some((**s).clone())),
+                _ => return None,
+            },
+        }
+    }
+    let mut out = Set::default();
+    match op {
+        Op::Inter => {
+            if sets.iter().all(Option::is_some) {
+                let mut all: Vec<&Set> = sets.iter().flatten().collect();
+                all.sort_by_key(|s| s.len());
+                for m in all[0].members() {
+                    if all[1..].iter().all(|s| s.contains(&m)) {
+                        out.add(&m, max);
+                    }
+                }
+            }
+        }
+        Op::Union => {
+            for s in sets.iter().flatten() {
+                for m in s.members() {
+                    out.add(&m, max);
+                }
+            }
+        }
+        Op::Diff => {
+            if let Some(first) = &sets[0] {
+                for m in first.members() {
+                    if !sets[1..].iter().flatten().any(|s| s.contains(&m)) {
+                        out.add(&m, max);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = dest {
+        let h = *hashes.last().expect("dest hash");
+        let st = locked.stripe(h);
+        st.remove(db, h, d, now);
+        if !out.is_empty() {
+            st.set(db, h, d, Value::Set(Box::new(out.clone())), 0, now);
+        }
+    }
+    Some(out)
+}
+
+fn combine_reply(ctx: &mut Ctx, args: Args, op: Op) {
+    let keys: Vec<&[u8]> = args.iter().skip(1).collect();
+    match combine(ctx, &keys, op, None) {
+        None => ctx.wrongtype(),
+        Some(s) => write_members(&mut ctx.w(), &s.members(), true),
+    }
+}
+
+fn combine_store(ctx: &mut Ctx, args: Args, op: Op) {
+    let keys: Vec<&[u8]> = args.iter().skip(2).collect();
+    match combine(ctx, &keys, op, Some(args.get(1))) {
+        None => ctx.wrongtype(),
+        Some(s) => ctx.w().integer(s.len() as i64),
+    }
+}
+
+pub fn sinter(ctx: &mut Ctx, args: Args) {
+    combine_reply(ctx, args, Op::Inter)
+}
+pub fn sunion(ctx: &mut Ctx, args: Args) {
+    combine_reply(ctx, args, Op::Union)
+}
+pub fn sdiff(ctx: &mut Ctx, args: Args) {
+    combine_reply(ctx, args, Op::Diff)
+}
+pub fn sinterstore(ctx: &mut Ctx, args: Args) {
+    combine_store(ctx, args, Op::Inter)
+}
+pub fn sunionstore(ctx: &mut Ctx, args: Args) {
+    combine_store(ctx, args, Op::Union)
+}
+pub fn sdiffstore(ctx: &mut Ctx, args: Args) {
+    combine_store(ctx, args, Op::Diff)
+}
+
+pub fn sintercard(ctx: &mut Ctx, args: Args) {
+    let numkeys = match int_arg(args.get(1)) {
+        Some(n) if n > 0 => n as usize,
+        _ => return ctx.error("ERR numkeys should be greater than 0"),
+    };
+    if numkeys > args.len() - 2 {
+        return ctx.error("ERR Number of keys can't be greater than number of args");
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < args.len() {
+        if args.get(i).eq_ignore_ascii_case(b"limit") && i + 1 < args.len() {
+            match int_arg(args.get(i + 1)) {
+                Some(l) if l >= 0 => limit = l as usize,
+                _ => return ctx.error("ERR LIMIT can't be negative"),
+            }
+            i += 2;
+        } else {
+            return ctx.syntax_error();
+        }
+    }
+    let keys: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
+    match combine(ctx, &keys, Op::Inter, None) {
+        None => ctx.wrongtype(),
+        Some(s) => {
+            let n = if limit > 0 { s.len().min(limit) } else { s.len() };
+            ctx.w().integer(n as i64)
+        }
+    }
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one reply, cursor 0.
+pub fn sscan(ctx: &mut Ctx, args: Args) {
+    if std::str::from_utf8(args.get(2)).ok().and_then(|c| c.parse::<u64>().ok()).is_none() {
+        return ctx.error("ERR invalid cursor");
+    }
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return ctx.syntax_error();
+        }
+        match args.get(i).to_ascii_lowercase().as_slice() {
+            b"match" => pattern = Some(args.get(i + 1)),
+            b"count" => match int_arg(args.get(i + 1)) {
+                Some(n) if n >= 1 => {}
+                Some(_) => return ctx.syntax_error(),
+                None => return ctx.not_an_integer(),
+            },
+            _ => return ctx.syntax_error(),
+        }
+        i += 2;
+    }
+    let members = match read(ctx, args.get(1), |s| s.members()) {
+        Got::WrongType => return ctx.wrongtype(),
+        Got::Missing => Vec::new(),
+        Got::Set(m) => m,
+    };
+    let members: Vec<Vec<u8>> = members
+        .into_iter()
+        .filter(|m| pattern.is_none_or(|p| cachet_store::glob_match(p, m, false)))
+        .collect();
+    let mut w = ctx.w();
+    w.array(2);
+    w.bulk(b"0");
+    write_members(&mut w, &members, false);
+}

@@ -1,0 +1,79 @@
+//! Hashes and sets over the socket: exact reply bytes, WRONGTYPE, encodings, and memory
+//! accounting that returns to zero; on both backends.
+
+mod common;
+use common::*;
+
+fn script(s: &mut std::net::TcpStream, steps: &[(&str, &str)]) {
+    for (cmd, want) in steps {
+        let got = roundtrip(s, format!("{cmd}\r\n").as_bytes(), want.len());
+        assert_eq!(String::from_utf8_lossy(&got), *want, "{cmd}");
+    }
+}
+
+both_backends! {
+    fn hashes_behave_like_redis(b: &str) {
+        let srv = start(b, &["--transit-encryption-mode", "disabled"]);
+        let mut s = srv.raw_plain();
+        script(&mut s, &[
+            ("HSET myhash field1 Hello field2 World", ":2\r\n"),
+            ("HGET myhash field1", "$5\r\nHello\r\n"),
+            ("HGETALL myhash", "*4\r\n$6\r\nfield1\r\n$5\r\nHello\r\n$6\r\nfield2\r\n$5\r\nWorld\r\n"),
+            ("HMGET myhash field1 nofield", "*2\r\n$5\r\nHello\r\n$-1\r\n"),
+            ("HINCRBY myhash n 5", ":5\r\n"),
+            ("HINCRBY myhash field1 1", "-ERR hash value is not an integer\r\n"),
+            ("HINCRBYFLOAT myhash f 10.5", "$4\r\n10.5\r\n"),
+            ("HLEN myhash", ":4\r\n"),
+            ("OBJECT ENCODING myhash", "$8\r\nlistpack\r\n"),
+            ("GET myhash", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            ("TYPE myhash", "+hash\r\n"),
+            ("HDEL myhash field1 field2 n f", ":4\r\n"),
+            ("EXISTS myhash", ":0\r\n"),
+        ]);
+    }
+
+    fn sets_behave_like_redis(b: &str) {
+        let srv = start(b, &["--transit-encryption-mode", "disabled"]);
+        let mut s = srv.raw_plain();
+        script(&mut s, &[
+            ("SADD key1 a b c", ":3\r\n"),
+            ("SADD key2 c d e", ":3\r\n"),
+            ("SINTER key1 key2", "*1\r\n$1\r\nc\r\n"),
+            ("SADD ints 5 3 1", ":3\r\n"),
+            ("SMEMBERS ints", "*3\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n5\r\n"),
+            ("OBJECT ENCODING ints", "$6\r\nintset\r\n"),
+            ("OBJECT ENCODING key1", "$9\r\nhashtable\r\n"),
+            ("SINTERSTORE out key1 key2", ":1\r\n"),
+            ("SMEMBERS out", "*1\r\n$1\r\nc\r\n"),
+            ("SINTERCARD 2 key1 key2", ":1\r\n"),
+            ("SMOVE key1 key2 a", ":1\r\n"),
+            ("SISMEMBER key2 a", ":1\r\n"),
+            ("SPOP ints 10", "*3\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n5\r\n"),
+            ("EXISTS ints", ":0\r\n"),
+            ("SADD myhash x", ":1\r\n"),
+            ("HSET myhash f v", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        ]);
+    }
+
+    fn memory_accounting_returns_to_zero_after_collections_empty(b: &str) {
+        // Shows in-place changes to hashes and sets are counted: grow, shrink, delete, and
+        // used_memory comes back to where it started.
+        let srv = start(b, &["--transit-encryption-mode", "disabled"]);
+        let mut c = srv.plain_client().get_connection().unwrap();
+        let base: u64 = srv.info_field(&mut c, "used_memory").parse().unwrap();
+        for i in 0..300 {
+            let _: () = redis::cmd("HSET").arg("h").arg(format!("f{i}")).arg(vec![b'x'; 100]).query(&mut c).unwrap();
+            let _: () = redis::cmd("SADD").arg("s").arg(format!("m{i}")).query(&mut c).unwrap();
+            let _: () = redis::cmd("APPEND").arg("str").arg("abc").query(&mut c).unwrap();
+        }
+        let grown: u64 = srv.info_field(&mut c, "used_memory").parse().unwrap();
+        assert!(grown > base + 300 * 100, "{base} -> {grown}");
+        for i in 0..300 {
+            let _: () = redis::cmd("HDEL").arg("h").arg(format!("f{i}")).query(&mut c).unwrap();
+            let _: () = redis::cmd("SREM").arg("s").arg(format!("m{i}")).query(&mut c).unwrap();
+        }
+        let _: () = redis::cmd("DEL").arg("str").query(&mut c).unwrap();
+        let after: u64 = srv.info_field(&mut c, "used_memory").parse().unwrap();
+        assert_eq!(after, base);
+    }
+}
