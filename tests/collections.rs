@@ -1,4 +1,4 @@
-//! Hashes and sets over the socket: exact reply bytes, WRONGTYPE, encodings, and memory
+//! Hashes, sets and lists over the socket: exact reply bytes, WRONGTYPE, encodings, and memory
 //! accounting that returns to zero; on both backends.
 
 mod common;
@@ -55,6 +55,26 @@ both_backends! {
         ]);
     }
 
+    fn lists_behave_like_redis(b: &str) {
+        let srv = start(b, &["--transit-encryption-mode", "disabled"]);
+        let mut s = srv.raw_plain();
+        script(&mut s, &[
+            ("RPUSH mylist one two three", ":3\r\n"),
+            ("LPUSH mylist zero", ":4\r\n"),
+            ("LRANGE mylist 0 -1", "*4\r\n$4\r\nzero\r\n$3\r\none\r\n$3\r\ntwo\r\n$5\r\nthree\r\n"),
+            ("LINDEX mylist -1", "$5\r\nthree\r\n"),
+            ("LPOS mylist two", ":2\r\n"),
+            ("LMOVE mylist other RIGHT LEFT", "$5\r\nthree\r\n"),
+            ("LPOP mylist 2", "*2\r\n$4\r\nzero\r\n$3\r\none\r\n"),
+            ("LMPOP 2 none mylist LEFT", "*2\r\n$6\r\nmylist\r\n*1\r\n$3\r\ntwo\r\n"),
+            ("EXISTS mylist", ":0\r\n"),
+            ("LPOP nokey 1", "*-1\r\n"),
+            ("OBJECT ENCODING other", "$9\r\nquicklist\r\n"),
+            ("SET str x", "+OK\r\n"),
+            ("LPUSH str y", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+        ]);
+    }
+
     fn memory_accounting_returns_to_zero_after_collections_empty(b: &str) {
         // Shows in-place changes to hashes and sets are counted: grow, shrink, delete, and
         // used_memory comes back to where it started.
@@ -65,6 +85,7 @@ both_backends! {
             let _: () = redis::cmd("HSET").arg("h").arg(format!("f{i}")).arg(vec![b'x'; 100]).query(&mut c).unwrap();
             let _: () = redis::cmd("SADD").arg("s").arg(format!("m{i}")).query(&mut c).unwrap();
             let _: () = redis::cmd("APPEND").arg("str").arg("abc").query(&mut c).unwrap();
+            let _: () = redis::cmd("RPUSH").arg("l").arg(format!("e{i}")).query(&mut c).unwrap();
         }
         let grown: u64 = srv.info_field(&mut c, "used_memory").parse().unwrap();
         assert!(grown > base + 300 * 100, "{base} -> {grown}");
@@ -73,6 +94,7 @@ both_backends! {
             let _: () = redis::cmd("SREM").arg("s").arg(format!("m{i}")).query(&mut c).unwrap();
         }
         let _: () = redis::cmd("DEL").arg("str").query(&mut c).unwrap();
+        let _: () = redis::cmd("LTRIM").arg("l").arg(1).arg(0).query(&mut c).unwrap();
         let after: u64 = srv.info_field(&mut c, "used_memory").parse().unwrap();
         assert_eq!(after, base);
     }

@@ -15,6 +15,8 @@ pub enum Value {
     /// A hash (boxed: keeps `Value` two words, the size strings need).
     Hash(Box<Hash>),
     Set(Box<Set>),
+    /// A list (Redis 7.0 reports its encoding as `quicklist`).
+    List(Box<std::collections::VecDeque<Box<[u8]>>>),
 }
 
 impl Value {
@@ -35,6 +37,7 @@ impl Value {
             Value::Raw(b) => b.len(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::List(l) => l.iter().map(|e| e.len() + 16).sum(),
         }
     }
 
@@ -43,6 +46,7 @@ impl Value {
         match self {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
+            Value::List(l) => l.is_empty(),
             _ => false,
         }
     }
@@ -57,6 +61,7 @@ impl Value {
             Value::Int(_) | Value::Raw(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 

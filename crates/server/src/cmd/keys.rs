@@ -461,6 +461,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
                 Value::Raw(_) => b"raw",
                 Value::Hash(h) => h.encoding().as_bytes(),
                 Value::Set(s) => s.encoding().as_bytes(),
+                Value::List(_) => b"quicklist",
             };
             ctx.w().bulk(enc)
         }

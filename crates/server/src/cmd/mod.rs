@@ -6,6 +6,7 @@
 
 mod hash;
 mod keys;
+mod list;
 mod server;
 mod set;
 mod string;
@@ -193,6 +194,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("sdiffstore", -3, set::sdiffstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
     spec("sintercard", -3, set::sintercard, &["readonly"], NONE, &["@read", "@set", "@slow"]),
     spec("sscan", -3, set::sscan, &["readonly"], K1, &["@read", "@set", "@slow"]),
+    spec("lpush", -3, list::lpush, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("rpush", -3, list::rpush, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("lpushx", -3, list::lpushx, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("rpushx", -3, list::rpushx, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("lpop", -2, list::lpop, &["write", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("rpop", -2, list::rpop, &["write", "fast"], K1, &["@write", "@list", "@fast"]),
+    spec("llen", 2, list::llen, &["readonly", "fast"], K1, &["@read", "@list", "@fast"]),
+    spec("lrange", 4, list::lrange, &["readonly"], K1, &["@read", "@list", "@slow"]),
+    spec("lindex", 3, list::lindex, &["readonly"], K1, &["@read", "@list", "@slow"]),
+    spec("lset", 4, list::lset, &["write", "denyoom"], K1, &["@write", "@list", "@slow"]),
+    spec("linsert", 5, list::linsert, &["write", "denyoom"], K1, &["@write", "@list", "@slow"]),
+    spec("lrem", 4, list::lrem, &["write"], K1, &["@write", "@list", "@slow"]),
+    spec("ltrim", 4, list::ltrim, &["write"], K1, &["@write", "@list", "@slow"]),
+    spec("lpos", -3, list::lpos, &["readonly"], K1, &["@read", "@list", "@slow"]),
+    spec("lmove", 5, list::lmove, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
+    spec("rpoplpush", 3, list::rpoplpush, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
+    spec("lmpop", -4, list::lmpop, &["write"], NONE, &["@write", "@list", "@slow"]),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
