@@ -176,6 +176,14 @@ CASES = [
     ["LMPOP", "1", "nokey", "LEFT"], ["LMPOP", "0", "m1", "LEFT"], ["LMPOP", "1", "m1", "UP"], ["LMPOP", "1", "m1", "LEFT", "COUNT", "0"],
     ["LMPOP", "5", "m1", "LEFT"], ["OBJECT", "ENCODING", "dst"], ["TYPE", "dst"], ["LPUSH", "str", "x"], ["LRANGE", "str", "0", "1"],
     ["LMOVE", "dst", "str", "LEFT", "LEFT"], ["GET", "dst"],
+    # transactions
+    ["MULTI"], ["SET", "t1", "1"], ["INCR", "t1"], ["LPUSH", "t2", "a"], ["GET", "t2"], ["EXEC"], ["GET", "t1"],
+    ["EXEC"], ["DISCARD"], ["MULTI"], ["MULTI"], ["WATCH", "t1"], ["SET", "t1", "5"], ["DISCARD"], ["GET", "t1"],
+    ["MULTI"], ["SET", "t1", "6"], ["NOSUCHCMD"], ["GET"], ["EXEC"], ["GET", "t1"],
+    ["WATCH", "t1"], ["SET", "t1", "7"], ["MULTI"], ["SET", "t1", "8"], ["EXEC"], ["GET", "t1"],
+    ["WATCH", "t1", "t2"], ["UNWATCH"], ["SET", "t1", "9"], ["MULTI"], ["INCR", "t1"], ["EXEC"],
+    ["WATCH", "nokey"], ["MULTI"], ["SET", "nokey", "x"], ["EXEC"], ["MULTI"], ["FLUSHDB"], ["DBSIZE"], ["EXEC"],
+    ["MULTI"], ["SET", "a", "1"], ["SADD", "a", "x"], ["GET", "a"], ["EXEC"], ["MULTI"], ["EXEC"],
     # connection and server
     ["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", "x"], ["ECHO"], ["GET"], ["FOO", "a", "b"], ["AUTH", "x"], ["AUTH", "a", "b"],
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
@@ -209,6 +217,29 @@ def run(cachet, redis, label):
     return passed, failed
 
 
+def watch_across_connections(cport, rport):
+    """A WATCHed key changed by another client aborts EXEC; a change to another key does not."""
+    outcomes = []
+    for port in (cport, rport):
+        a, b = Conn(port), Conn(port)
+        a.call("SET", "w1", "0")
+        a.call("WATCH", "w1")
+        b.call("SET", "w1", "changed")
+        a.call("MULTI")
+        a.call("SET", "w1", "mine")
+        aborted = a.call("EXEC")
+        a.call("WATCH", "w1")
+        b.call("SET", "someone-else", "x")
+        a.call("MULTI")
+        a.call("INCR", "counter")
+        done = a.call("EXEC")
+        outcomes.append((aborted, done, a.call("GET", "w1")))
+    if outcomes[0] == outcomes[1]:
+        return 1, 0
+    print(f"DIFF watch across connections\n  cachet: {outcomes[0]!r}\n  redis:  {outcomes[1]!r}")
+    return 0, 1
+
+
 def main():
     cport, rport = int(sys.argv[1]), int(sys.argv[2])
     p2, f2 = run(Conn(cport), Conn(rport), "RESP2")
@@ -219,7 +250,8 @@ def main():
         conn.call("HELLO", "3")
         conn.call("FLUSHALL")
     p3, f3 = run(c3, r3, "RESP3")
-    passed, failed = p2 + p3, f2 + f3
+    pw, fw = watch_across_connections(cport, rport)
+    passed, failed = p2 + p3 + pw, f2 + f3 + fw
     print(f"differential: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -78,6 +78,17 @@ for i in range(100):
     p.set(f"py:{i}", i)
 assert all(p.execute())
 assert r.dbsize() >= 101
+# redis-py pipelines are transactions (MULTI/EXEC) by default.
+with r.pipeline() as p:
+    p.set("py:tx", 1).incr("py:tx").get("py:tx")
+    assert p.execute() == [True, 2, b"2"]
+# The WATCH/retry idiom.
+def add_one(pipe):
+    v = int(pipe.get("py:tx"))
+    pipe.multi()
+    pipe.set("py:tx", v + 1)
+r.transaction(add_one, "py:tx")
+assert r.get("py:tx") == b"3"
 PY
   check "[$backend] redis-py refuses a server from another CA" python3 - "$PORT" "$WORK" "$BIN" <<'PY'
 import subprocess, sys, redis

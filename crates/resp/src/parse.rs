@@ -125,6 +125,11 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Arguments at `spans` of `buf` (for requests kept for later, such as MULTI's queue).
+    pub fn from_parts(buf: &'a [u8], spans: &'a [Span]) -> Self {
+        Args { buf, spans }
+    }
+
     pub fn len(&self) -> usize {
         self.spans.len()
     }

@@ -68,6 +68,10 @@ pub struct ClientState {
     /// `-ERR max number of clients reached`, then it is closed.
     pub over_limit: bool,
     pub last_active: Instant,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<crate::cmd::tx::Multi>,
+    /// WATCHed keys: (db, key, hash, version when watched).
+    pub watched: Vec<crate::cmd::tx::Watched>,
 }
 
 pub struct Conn {
@@ -120,6 +124,8 @@ impl Conn {
                 stalled: false,
                 over_limit,
                 last_active: now,
+                multi: None,
+                watched: Vec::new(),
             },
             accepted: now,
             close_notify_sent: false,

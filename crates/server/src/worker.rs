@@ -121,7 +121,8 @@ impl Service for Worker {
         self.guarded(conn, "shutdown", (), |c| c.goodbye(ws, out))
     }
 
-    fn closed(&mut self, conn: Conn) {
+    fn closed(&mut self, mut conn: Conn) {
+        crate::cmd::tx::unwatch_all(&self.node, &mut conn.state);
         self.node.unregister_client(conn.id());
     }
 }

@@ -14,12 +14,14 @@
 
 mod glob;
 mod hash;
+mod held;
 mod set;
 mod stripe;
 mod value;
 
 pub use glob::glob_match;
 pub use hash::{Hash, PackLimits};
+pub use held::StripeGuard;
 pub use set::Set;
 pub use stripe::Stripe;
 pub use value::{Entry, Value};
@@ -74,18 +76,44 @@ impl Keyspace {
         (hash >> 40) as usize & self.mask
     }
 
-    /// Locks the stripe holding keys with this hash.
-    pub fn stripe(&self, hash: u64) -> MutexGuard<'_, Stripe> {
-        lock(&self.stripes[self.stripe_index(hash)])
+    /// Locks the stripe holding keys with this hash (or borrows it from a transaction
+    /// running on this thread: see `held`).
+    pub fn stripe(&self, hash: u64) -> StripeGuard<'_> {
+        self.acquire(self.stripe_index(hash))
+    }
+
+    /// Every stripe lock goes through here.
+    fn acquire(&self, i: usize) -> StripeGuard<'_> {
+        match held::route(self as *const Keyspace as usize, i) {
+            held::Route::Held(g) => g,
+            held::Route::Lock => StripeGuard::Locked(lock(&self.stripes[i])),
+        }
+    }
+
+    /// Runs `f` with the stripes `indexes` (all stripes when `None`) locked for its whole
+    /// duration, in ascending order; commands inside `f` get them without locking again. This
+    /// is how EXEC is atomic across the stripes it touches.
+    pub fn exec<R: 'static>(&self, indexes: Option<&[usize]>, f: impl FnOnce() -> R) -> R {
+        let mut idx: Vec<usize> = match indexes {
+            Some(i) => i.to_vec(),
+            None => (0..self.stripes.len()).collect(),
+        };
+        idx.sort_unstable();
+        idx.dedup();
+        let mut guards: Vec<(usize, MutexGuard<'_, Stripe>)> =
+            idx.into_iter().map(|i| (i, lock(&self.stripes[i]))).collect();
+        // Declared after `guards`, so it drops (unregistering the pointers) before they do.
+        let _token = held::hold(self as *const Keyspace as usize, &mut guards);
+        f()
     }
 
     /// Locks every stripe that any of `hashes` maps to, once each, in ascending order, and
     /// returns the guards with their indexes (sorted by index).
-    pub fn lock_stripes(&self, hashes: &[u64]) -> Vec<(usize, MutexGuard<'_, Stripe>)> {
+    pub fn lock_stripes(&self, hashes: &[u64]) -> Vec<(usize, StripeGuard<'_>)> {
         let mut idx: Vec<usize> = hashes.iter().map(|&h| self.stripe_index(h)).collect();
         idx.sort_unstable();
         idx.dedup();
-        idx.into_iter().map(|i| (i, lock(&self.stripes[i]))).collect()
+        idx.into_iter().map(|i| (i, self.acquire(i))).collect()
     }
 
     /// Locks the stripes of all `hashes` (see [`Keyspace::lock_stripes`]) and returns a handle
@@ -95,13 +123,13 @@ impl Keyspace {
     }
 
     /// Locks every stripe, in order (SWAPDB, which must be atomic across the keyspace).
-    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Stripe>> {
-        self.stripes.iter().map(lock).collect()
+    pub fn lock_all(&self) -> Vec<StripeGuard<'_>> {
+        (0..self.stripes.len()).map(|i| self.acquire(i)).collect()
     }
 
     /// Locks stripe `i` (for walking the keyspace stripe by stripe: KEYS, SCAN).
-    pub fn stripe_at(&self, i: usize) -> MutexGuard<'_, Stripe> {
-        lock(&self.stripes[i])
+    pub fn stripe_at(&self, i: usize) -> StripeGuard<'_> {
+        self.acquire(i)
     }
 
     /// A random live key of `db` (RANDOMKEY): a random non-empty stripe, then a random entry.
@@ -109,7 +137,7 @@ impl Keyspace {
         let n = self.stripes.len();
         let start = (seed as usize) & self.mask;
         for i in 0..n {
-            let mut s = lock(&self.stripes[(start + i) & self.mask]);
+            let mut s = self.acquire((start + i) & self.mask);
             if let Some(k) = s.random_key(db, now_ms) {
                 return Some(k);
             }
@@ -119,8 +147,8 @@ impl Keyspace {
 
     /// Runs `f` on each stripe in turn, holding only that stripe's lock.
     pub fn for_each_stripe(&self, mut f: impl FnMut(&mut Stripe)) {
-        for s in self.stripes.iter() {
-            f(&mut lock(s));
+        for i in 0..self.stripes.len() {
+            f(&mut self.acquire(i));
         }
     }
 
@@ -185,7 +213,7 @@ impl Keyspace {
 /// Several stripes held at once, for a command over several keys.
 pub struct Locked<'a> {
     ks: &'a Keyspace,
-    guards: Vec<(usize, MutexGuard<'a, Stripe>)>,
+    guards: Vec<(usize, StripeGuard<'a>)>,
 }
 
 impl Locked<'_> {

@@ -11,8 +11,18 @@ use indexmap::IndexMap;
 
 pub(crate) type Table = IndexMap<Box<[u8]>, Entry, foldhash::fast::FixedState>;
 
+/// A watched key's modification counter and how many clients watch it.
+#[derive(Default)]
+struct Watch {
+    version: u64,
+    watchers: u32,
+}
+
 /// The keys of one stripe, for every database.
 pub struct Stripe {
+    /// Keys some client WATCHes, with a counter every write bumps (Redis's `watched_keys`).
+    /// Empty unless someone watches a key here, so writes pay one `is_empty` check.
+    watched: std::collections::HashMap<(usize, Box<[u8]>), Watch, foldhash::fast::FixedState>,
     dbs: Vec<Table>,
     /// Keys with an expiry time, across databases: active expiry skips stripes with none.
     volatile: usize,
@@ -27,6 +37,7 @@ pub struct Stripe {
 impl Stripe {
     pub(crate) fn new(databases: usize, seed: u64) -> Self {
         Stripe {
+            watched: Default::default(),
             dbs: (0..databases).map(|_| Table::with_hasher(foldhash::fast::FixedState::default())).collect(),
             volatile: 0,
             expired: 0,
@@ -46,6 +57,46 @@ impl Stripe {
         Some(&mut self.dbs[db][idx])
     }
 
+    /// Records a modification of `key` for the clients watching it.
+    fn touch(&mut self, db: usize, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(&(db, Box::from(key))) {
+                w.version += 1;
+            }
+        }
+    }
+
+    fn touch_db(&mut self, db: usize) {
+        for ((d, _), w) in self.watched.iter_mut() {
+            if *d == db {
+                w.version += 1;
+            }
+        }
+    }
+
+    /// WATCH: registers one more watcher of `key`; returns its current version.
+    pub fn watch(&mut self, db: usize, key: &[u8]) -> u64 {
+        let w = self.watched.entry((db, key.into())).or_default();
+        w.watchers += 1;
+        w.version
+    }
+
+    /// UNWATCH (or EXEC, DISCARD, disconnect): one watcher fewer.
+    pub fn unwatch(&mut self, db: usize, key: &[u8]) {
+        let k = (db, Box::from(key));
+        if let Some(w) = self.watched.get_mut(&k) {
+            w.watchers -= 1;
+            if w.watchers == 0 {
+                self.watched.remove(&k);
+            }
+        }
+    }
+
+    /// The version of a watched key (0 if nobody watches it).
+    pub fn watch_version(&self, db: usize, key: &[u8]) -> u64 {
+        self.watched.get(&(db, Box::from(key))).map_or(0, |w| w.version)
+    }
+
     /// Changes a live entry in place, keeping the memory accounting right, and removes the key
     /// if `f` leaves an empty collection (Redis deletes empty hashes, lists, sets). Returns
     /// `None` when the key is missing.
@@ -57,6 +108,8 @@ impl Stripe {
         now_ms: u64,
         f: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
+        self.get(db, hash, key, now_ms)?;
+        self.touch(db, key);
         let e = self.get(db, hash, key, now_ms)?;
         let before = e.heap_size();
         let r = f(e);
@@ -84,6 +137,7 @@ impl Stripe {
         expire_at_ms: u64,
         now_ms: u64,
     ) -> Option<Entry> {
+        self.touch(db, key);
         let new = Entry { value, expire_at_ms };
         self.bytes += new.heap_size();
         if expire_at_ms != 0 {
@@ -113,6 +167,7 @@ impl Stripe {
 
     /// Changes the expiry of an existing entry (which MUST be live: call [`Stripe::get`] first).
     pub fn set_expiry(&mut self, db: usize, hash: u64, key: &[u8], expire_at_ms: u64) {
+        self.touch(db, key);
         if let RawEntryMut::Occupied(o) = self.dbs[db].raw_entry_mut_v1().from_hash(hash, |k| &**k == key) {
             let e = o.into_mut();
             match (e.expire_at_ms != 0, expire_at_ms != 0) {
@@ -134,6 +189,7 @@ impl Stripe {
 
     fn remove_index(&mut self, db: usize, idx: usize, expired: bool) -> Entry {
         let (key, entry) = self.dbs[db].swap_remove_index(idx).expect("index from a lookup");
+        self.touch(db, &key);
         self.bytes -= key.len() + KEY_OVERHEAD + entry.heap_size();
         if entry.expire_at_ms != 0 {
             self.volatile -= 1;
@@ -162,6 +218,7 @@ impl Stripe {
 
     /// Empties `db`.
     pub fn clear(&mut self, db: usize) {
+        self.touch_db(db);
         let t =
             std::mem::replace(&mut self.dbs[db], Table::with_hasher(foldhash::fast::FixedState::default()));
         for (k, e) in &t {
@@ -227,6 +284,8 @@ impl Stripe {
 
     /// Exchanges two databases' tables (SWAPDB; the caller holds every stripe).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.touch_db(a);
+        self.touch_db(b);
         self.dbs.swap(a, b);
     }
 

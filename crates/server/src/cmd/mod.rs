@@ -10,6 +10,7 @@ mod list;
 mod server;
 mod set;
 mod string;
+pub mod tx;
 
 use crate::conn::ClientState;
 use crate::node::{Live, Node, WorkerStats};
@@ -211,6 +212,46 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("lmove", 5, list::lmove, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
     spec("rpoplpush", 3, list::rpoplpush, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
     spec("lmpop", -4, list::lmpop, &["write"], NONE, &["@write", "@list", "@slow"]),
+    spec(
+        "multi",
+        1,
+        tx::multi,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NONE,
+        &["@fast", "@transaction"],
+    ),
+    spec(
+        "exec",
+        1,
+        tx::exec,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        NONE,
+        &["@slow", "@transaction"],
+    ),
+    spec(
+        "discard",
+        1,
+        tx::discard,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NONE,
+        &["@fast", "@transaction"],
+    ),
+    spec(
+        "watch",
+        -2,
+        tx::watch,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        KALL,
+        &["@fast", "@transaction"],
+    ),
+    spec(
+        "unwatch",
+        1,
+        tx::unwatch,
+        &["noscript", "loading", "stale", "fast", "allow_busy"],
+        NONE,
+        &["@fast", "@transaction"],
+    ),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
@@ -307,22 +348,37 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
     BY_NAME.get(&*lower).copied()
 }
 
-/// Executes one request, appending its reply.
+/// Executes one request, appending its reply. Inside MULTI, commands other than the
+/// transaction's own are checked and queued; an error at that point (unknown command, arity,
+/// NOAUTH, OOM) makes EXEC fail, as in Redis.
 pub fn execute(ctx: &mut Ctx, args: Args) {
     let Some(idx) = lookup(args.get(0)) else {
+        tx::flag(ctx);
         return unknown_command(ctx, args);
     };
     let cmd = &COMMANDS[idx];
     let argc = args.len() as i32;
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        tx::flag(ctx);
         return ctx.wrong_arity(cmd.name);
     }
     if !ctx.state.authenticated && !cmd.no_auth {
+        tx::flag(ctx);
         return ctx.error("NOAUTH Authentication required.");
     }
     if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
+        tx::flag(ctx);
         return ctx.error("OOM command not allowed when used memory > 'maxmemory'.");
     }
+    if ctx.state.multi.is_some() && !tx::runs_in_multi(cmd.name) {
+        return tx::queue(ctx, idx, args);
+    }
+    run(ctx, idx, args);
+}
+
+/// Runs a command that has passed the checks (directly, or from EXEC's queue).
+pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
+    let cmd = &COMMANDS[idx];
     ctx.ws.commands.fetch_add(1, Relaxed);
     let h = &ctx.state.handle;
     h.last_cmd.store(idx + 1, Relaxed);
