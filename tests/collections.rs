@@ -99,3 +99,28 @@ both_backends! {
         assert_eq!(after, base);
     }
 }
+
+both_backends! {
+    fn sorted_sets_behave_like_redis(b: &str) {
+        let srv = start(b, &["--transit-encryption-mode", "disabled"]);
+        let mut s = srv.raw_plain();
+        script(&mut s, &[
+            ("ZADD myzset 1 one 2 two 3 three", ":3\r\n"),
+            ("ZRANGE myzset 0 -1 WITHSCORES", "*6\r\n$3\r\none\r\n$1\r\n1\r\n$3\r\ntwo\r\n$1\r\n2\r\n$5\r\nthree\r\n$1\r\n3\r\n"),
+            ("ZRANGE myzset (1 +inf BYSCORE LIMIT 0 1", "*1\r\n$3\r\ntwo\r\n"),
+            ("ZINCRBY myzset 0.1 one", "$18\r\n1.1000000000000001\r\n"),
+            ("ZRANK myzset three", ":2\r\n"),
+            ("ZPOPMAX myzset", "*2\r\n$5\r\nthree\r\n$1\r\n3\r\n"),
+            ("ZADD myzset GT LT 1 a", "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n"),
+            ("OBJECT ENCODING myzset", "$8\r\nlistpack\r\n"),
+        ]);
+        // RESP3: scores are doubles and WITHSCORES gives pairs. HELLO's reply ends with the
+        // empty modules array.
+        std::io::Write::write_all(&mut s, b"HELLO 3\r\n").unwrap();
+        let mut hello = Vec::new();
+        while !hello.ends_with(b"$7\r\nmodules\r\n*0\r\n") {
+            hello.extend(read_n(&mut s, 1));
+        }
+        script(&mut s, &[("ZSCORE myzset two", ",2\r\n"), ("ZRANGE myzset 0 0 WITHSCORES", "*1\r\n*2\r\n$3\r\none\r\n,1.1000000000000001\r\n")]);
+    }
+}

@@ -120,6 +120,18 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
+    /// A double already formatted as text: a bulk string in RESP2, `,` in RESP3.
+    pub fn double_text(&mut self, text: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(text);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// Long text such as `INFO`'s: a verbatim string (`=len\r\ntxt:...`) in RESP3, a bulk string
     /// in RESP2.
     pub fn verbatim(&mut self, text: &[u8]) {

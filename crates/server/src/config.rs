@@ -61,6 +61,9 @@ pub struct Config {
     pub hash_max_listpack_value: usize,
     /// Largest all-integer set kept as a sorted integer array.
     pub set_max_intset_entries: usize,
+    /// Largest sorted set (members) and member (bytes) reported as `listpack`.
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     /// Directives set by the config file or the command line, which a profile never changes.
     pub explicit: std::collections::BTreeSet<&'static str>,
 }
@@ -105,6 +108,8 @@ impl Default for Config {
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             explicit: std::collections::BTreeSet::new(),
         }
     }
@@ -276,6 +281,14 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.hash_max_listpack_value = parse_int(v)?),
     directive!("set-max-intset-entries", mutable: true, tls: false, |c| c.set_max_intset_entries.to_string(),
         |c, v| c.set_max_intset_entries = parse_int(v)?),
+    directive!("zset-max-listpack-entries", mutable: true, tls: false, |c| c.zset_max_listpack_entries.to_string(),
+        |c, v| c.zset_max_listpack_entries = parse_int(v)?),
+    directive!("zset-max-listpack-value", mutable: true, tls: false, |c| c.zset_max_listpack_value.to_string(),
+        |c, v| c.zset_max_listpack_value = parse_int(v)?),
+    directive!("zset-max-ziplist-entries", mutable: true, tls: false, |c| c.zset_max_listpack_entries.to_string(),
+        |c, v| c.zset_max_listpack_entries = parse_int(v)?),
+    directive!("zset-max-ziplist-value", mutable: true, tls: false, |c| c.zset_max_listpack_value.to_string(),
+        |c, v| c.zset_max_listpack_value = parse_int(v)?),
     directive!("node-type", mutable: false, tls: false, |c| c.node_type.clone(), |c, v| c.node_type = v.trim().to_string()),
     directive!("tuning-dir", mutable: false, tls: false, |c| opt_path(&c.tuning_dir), |c, v| c.tuning_dir = set_path(v)),
     directive!("reserved-memory-percent", mutable: false, tls: false, |c| c.reserved_memory_percent.to_string(), |c, v| {

@@ -32,6 +32,8 @@ pub struct Live {
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
     pub client_query_buffer_limit: usize,
     pub handshake_timeout_secs: u64,
 }
@@ -330,6 +332,8 @@ fn build_live(c: &Config) -> Result<Live, String> {
         hash_max_listpack_entries: c.hash_max_listpack_entries,
         hash_max_listpack_value: c.hash_max_listpack_value,
         set_max_intset_entries: c.set_max_intset_entries,
+        zset_max_listpack_entries: c.zset_max_listpack_entries,
+        zset_max_listpack_value: c.zset_max_listpack_value,
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })

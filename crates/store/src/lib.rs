@@ -18,6 +18,7 @@ mod held;
 mod set;
 mod stripe;
 mod value;
+mod zset;
 
 pub use glob::glob_match;
 pub use hash::{Hash, PackLimits};
@@ -25,6 +26,7 @@ pub use held::StripeGuard;
 pub use set::Set;
 pub use stripe::Stripe;
 pub use value::{Entry, Value};
+pub use zset::{format_score, Score, ZSet};
 
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};

@@ -2,6 +2,7 @@
 
 use crate::hash::Hash;
 use crate::set::Set;
+use crate::zset::ZSet;
 
 /// A stored value. Each command checks the variant and answers `-WRONGTYPE` for the others,
 /// as Redis does.
@@ -15,6 +16,7 @@ pub enum Value {
     /// A hash (boxed: keeps `Value` two words, the size strings need).
     Hash(Box<Hash>),
     Set(Box<Set>),
+    ZSet(Box<ZSet>),
     /// A list (Redis 7.0 reports its encoding as `quicklist`).
     List(Box<std::collections::VecDeque<Box<[u8]>>>),
 }
@@ -38,6 +40,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| e.len() + 16).sum(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::List(l) => l.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
             _ => false,
         }
     }
@@ -62,6 +66,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 

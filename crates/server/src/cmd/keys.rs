@@ -462,6 +462,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
                 Value::Hash(h) => h.encoding().as_bytes(),
                 Value::Set(s) => s.encoding().as_bytes(),
                 Value::List(_) => b"quicklist",
+                Value::ZSet(z) => z.encoding().as_bytes(),
             };
             ctx.w().bulk(enc)
         }

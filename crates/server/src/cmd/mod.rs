@@ -11,6 +11,7 @@ mod server;
 mod set;
 mod string;
 pub mod tx;
+mod zset;
 
 use crate::conn::ClientState;
 use crate::node::{Live, Node, WorkerStats};
@@ -252,6 +253,44 @@ pub static COMMANDS: &[CommandSpec] = &[
         NONE,
         &["@fast", "@transaction"],
     ),
+    spec("zadd", -4, zset::zadd, &["write", "denyoom", "fast"], K1, &["@write", "@sortedset", "@fast"]),
+    spec("zincrby", 4, zset::zincrby, &["write", "denyoom", "fast"], K1, &["@write", "@sortedset", "@fast"]),
+    spec("zrem", -3, zset::zrem, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
+    spec("zcard", 2, zset::zcard, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zscore", 3, zset::zscore, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zmscore", -3, zset::zmscore, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zrank", 3, zset::zrank, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zrevrank", 3, zset::zrevrank, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zcount", 4, zset::zcount, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zlexcount", 4, zset::zlexcount, &["readonly", "fast"], K1, &["@read", "@sortedset", "@fast"]),
+    spec("zrange", -4, zset::zrange, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec(
+        "zrangestore",
+        -5,
+        zset::zrangestore,
+        &["write", "denyoom"],
+        (1, 2, 1),
+        &["@write", "@sortedset", "@slow"],
+    ),
+    spec("zrangebyscore", -4, zset::zrangebyscore, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec(
+        "zrevrangebyscore",
+        -4,
+        zset::zrevrangebyscore,
+        &["readonly"],
+        K1,
+        &["@read", "@sortedset", "@slow"],
+    ),
+    spec("zrangebylex", -4, zset::zrangebylex, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec("zrevrangebylex", -4, zset::zrevrangebylex, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec("zrevrange", -4, zset::zrevrange, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec("zremrangebyrank", 4, zset::zremrangebyrank, &["write"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zremrangebyscore", 4, zset::zremrangebyscore, &["write"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zremrangebylex", 4, zset::zremrangebylex, &["write"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zpopmin", -2, zset::zpopmin, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
+    spec("zpopmax", -2, zset::zpopmax, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
+    spec("zrandmember", -2, zset::zrandmember, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec("zscan", -3, zset::zscan, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
