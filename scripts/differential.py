@@ -207,6 +207,13 @@ CASES = [
     ["ZRANDMEMBER", "r", "0"], ["ZRANDMEMBER", "r", "10", "WITHSCORES"], ["ZRANDMEMBER", "r", "1", "FOO"], ["ZSCAN", "r", "0"],
     ["ZSCAN", "z", "0", "MATCH", "t*"], ["OBJECT", "ENCODING", "r"], ["TYPE", "r"], ["ZADD", "zl", "1", "x" * 70], ["OBJECT", "ENCODING", "zl"],
     ["SET", "zs", "1"], ["ZADD", "zs", "1", "a"], ["ZRANGE", "zs", "0", "-1"], ["ZSCORE", "zs", "a"], ["GET", "r"],
+    # blocking commands: immediate answers, errors, and short timeouts
+    ["RPUSH", "bl", "a", "b"], ["BLPOP", "nokey", "bl", "1"], ["BRPOP", "bl", "1"], ["BLPOP", "bl", "0.05"], ["BLPOP", "bl", "-1"],
+    ["BLPOP", "bl", "x"], ["RPUSH", "bl", "c"], ["BLMOVE", "bl", "bl2", "LEFT", "RIGHT", "1"], ["BLMOVE", "nokey", "bl2", "LEFT", "RIGHT", "0.05"],
+    ["BLMOVE", "bl2", "bl", "UP", "RIGHT", "1"], ["BRPOPLPUSH", "bl2", "bl", "1"], ["BRPOPLPUSH", "nokey", "bl", "0.05"],
+    ["BLMPOP", "1", "2", "nokey", "bl", "LEFT", "COUNT", "5"], ["BLMPOP", "0.05", "1", "bl", "LEFT"], ["BLMPOP", "1", "0", "bl", "LEFT"],
+    ["ZADD", "bz", "1", "a", "2", "b"], ["BZPOPMIN", "nokey", "bz", "1"], ["BZPOPMAX", "bz", "1"], ["BZPOPMIN", "bz", "0.05"],
+    ["SET", "bs", "x"], ["BLPOP", "bs", "1"], ["BZPOPMIN", "bs", "1"], ["MULTI"], ["BLPOP", "nokey", "0"], ["BZPOPMAX", "nokey", "0"], ["EXEC"],
     # transactions
     ["MULTI"], ["SET", "t1", "1"], ["INCR", "t1"], ["LPUSH", "t2", "a"], ["GET", "t2"], ["EXEC"], ["GET", "t1"],
     ["EXEC"], ["DISCARD"], ["MULTI"], ["MULTI"], ["WATCH", "t1"], ["SET", "t1", "5"], ["DISCARD"], ["GET", "t1"],

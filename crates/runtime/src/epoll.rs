@@ -11,8 +11,10 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Tokens below this are listeners; connection `i` is `LISTENER_TOKENS + i`.
+/// Tokens below this are listeners (and the waker); connection `i` is `LISTENER_TOKENS + i`.
 const LISTENER_TOKENS: usize = 64;
+/// The worker's eventfd (see `Waker`).
+const WAKE: Token = Token(LISTENER_TOKENS - 1);
 const READ_CHUNK: usize = 64 * 1024;
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -41,6 +43,9 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     let poll = Poll::new()?;
     let mut listeners: Vec<TcpListener> = spec.listeners.into_iter().map(TcpListener::from_std).collect();
     register_listeners(&poll, &mut listeners)?;
+    let waker = spec.waker.clone();
+    poll.registry().register(&mut mio::unix::SourceFd(&waker.raw_fd()), WAKE, Interest::READABLE)?;
+    let mut pokes: Vec<usize> = Vec::new();
     let mut w = Worker {
         socket_buffer: spec.socket_buffer,
         poll,
@@ -61,6 +66,17 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
         }
         for ev in events.iter() {
             let t = ev.token().0;
+            if ev.token() == WAKE {
+                // Drain the eventfd (edge-triggered), then act on what was left for us.
+                let mut buf = [0u8; 8];
+                // SAFETY: reads at most 8 bytes into a live local buffer from our eventfd.
+                while unsafe { libc::read(waker.raw_fd(), buf.as_mut_ptr().cast(), 8) } == 8 {}
+                w.svc.woken(&mut pokes);
+                for slot in pokes.drain(..) {
+                    w.poke(slot);
+                }
+                continue;
+            }
             if t < LISTENER_TOKENS {
                 if stop_by.is_none() {
                     if let Some(l) = listeners.get(t) {
@@ -120,6 +136,18 @@ fn register_listeners(poll: &Poll, listeners: &mut [TcpListener]) -> io::Result<
 }
 
 impl<S: Service> Worker<S> {
+    /// Lets a connection act on something another thread left for it.
+    fn poke(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else { return };
+        if slot.closing.is_some() {
+            return;
+        }
+        if self.svc.receive(&mut slot.conn, &mut []) == Flow::Close {
+            slot.closing = Some(Instant::now());
+        }
+        self.mark_dirty(idx);
+    }
+
     fn accept_all(&mut self, l: &TcpListener) {
         loop {
             match l.accept() {
@@ -141,8 +169,8 @@ impl<S: Service> Worker<S> {
                         continue;
                     }
                     let local = stream.local_addr().ok();
-                    let conn = self.svc.accept(local, Some(peer));
                     let idx = entry.key();
+                    let conn = self.svc.accept(idx, local, Some(peer));
                     entry.insert(Slot {
                         stream,
                         conn,
@@ -283,12 +311,14 @@ impl<S: Service> Worker<S> {
         let mut to_flush = Vec::new();
         for (idx, slot) in self.slots.iter_mut() {
             match slot.closing {
-                None => {
-                    if self.svc.tick_conn(&mut slot.conn) == Flow::Close {
+                None => match self.svc.tick_conn(&mut slot.conn) {
+                    Flow::Close => {
                         slot.closing = Some(now);
                         to_flush.push(idx);
                     }
-                }
+                    Flow::Flush => to_flush.push(idx),
+                    Flow::Continue => {}
+                },
                 Some(since) if now.duration_since(since) > CLOSE_GRACE => expired.push(idx),
                 Some(_) => {}
             }

@@ -30,15 +30,58 @@ pub enum Flow {
     Continue,
     /// Send what is pending (including what the next [`Service::flush`] appends), then close.
     Close,
+    /// Keep the connection, and flush it this turn (a tick produced a reply: a blocked
+    /// command's timeout).
+    Flush,
+}
+
+/// Wakes a worker from another thread: an eventfd the worker's loop always has a read pending
+/// on (io_uring) or registered (epoll). Cheap to clone; waking twice before the worker runs
+/// costs one wake-up.
+#[derive(Clone)]
+pub struct Waker {
+    fd: std::sync::Arc<std::os::fd::OwnedFd>,
+}
+
+impl Waker {
+    pub fn new() -> std::io::Result<Waker> {
+        // SAFETY: eventfd(2) takes no pointers; a non-negative result is a new descriptor we
+        // own from here on.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by eventfd and is owned by nothing else.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(Waker { fd: std::sync::Arc::new(fd) })
+    }
+
+    /// Makes the worker's next (or current) wait return and call [`Service::woken`].
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd; EAGAIN (counter saturated)
+        // means a wake-up is already pending, which is all we want.
+        unsafe { libc::write(std::os::fd::AsRawFd::as_raw_fd(&*self.fd), &one as *const u64 as *const _, 8) };
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self.fd)
+    }
 }
 
 /// The layer above the runtime: it owns what a connection *means*; the runtime owns sockets.
 pub trait Service {
     type Conn;
 
-    /// A connection arrived. `local` is the address it arrived on (which port, which
+    /// A connection arrived in slot `slot` (the number [`Service::woken`] names it by; reused
+    /// once the connection is closed). `local` is the address it arrived on (which port, which
     /// interface), `peer` the client's.
-    fn accept(&mut self, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Self::Conn;
+    fn accept(&mut self, slot: usize, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Self::Conn;
+
+    /// Another thread woke this worker ([`Waker::wake`]): push the slots of connections to
+    /// poke onto `pokes`; the runtime calls [`Service::receive`] with no data on each (a slot
+    /// that was closed meanwhile is skipped, one reused meanwhile gets a harmless poke).
+    fn woken(&mut self, pokes: &mut Vec<usize>);
 
     /// Polled every tick: new listening sockets to serve instead of the current ones (after
     /// `CONFIG SET port/bind/tls-port`). Open connections are not affected.
@@ -62,7 +105,8 @@ pub trait Service {
     /// The peer closed its side, or the socket failed: nothing more will arrive.
     fn peer_closed(&mut self, conn: &mut Self::Conn);
 
-    /// About every [`TICK`], for every connection (timeouts, kills). The runtime flushes after.
+    /// About every [`TICK`], for every connection (timeouts, kills). [`Flow::Flush`] sends what
+    /// the tick produced.
     fn tick_conn(&mut self, conn: &mut Self::Conn) -> Flow;
 
     /// About every [`TICK`], once per worker (active expiry and other housekeeping).
@@ -169,6 +213,8 @@ pub struct WorkerSpec {
     pub socket_buffer: usize,
     /// Set by the signal handler: stop accepting, say goodbye, drain, return.
     pub shutdown: Arc<AtomicBool>,
+    /// How other threads wake this worker.
+    pub waker: Waker,
 }
 
 /// Runs a worker until shutdown. `backend` MUST be resolved (not `Auto`).

@@ -23,6 +23,7 @@ const OP_ACCEPT: u64 = 1 << 56;
 const OP_RECV: u64 = 2 << 56;
 const OP_SEND: u64 = 3 << 56;
 const OP_CANCEL: u64 = 4 << 56;
+const OP_WAKE: u64 = 5 << 56;
 const OP_MASK: u64 = 0xff << 56;
 
 /// How long a closing connection may wait for its last bytes to leave before the socket is
@@ -123,6 +124,12 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
     let mut listeners = spec.listeners;
     let mut gen: u64 = 0;
     w.arm_accepts(&listeners, gen);
+    // The eventfd read that other threads' wake-ups complete; its buffer lives as long as the
+    // loop, and the read is re-armed after each completion.
+    let waker = spec.waker.clone();
+    let mut wake_buf = Box::new([0u8; 8]);
+    w.arm_wake(waker.raw_fd(), &mut wake_buf);
+    let mut pokes: Vec<usize> = Vec::new();
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
     let mut next_tick = Instant::now() + TICK;
     let mut stop_by: Option<Instant> = None;
@@ -148,6 +155,13 @@ pub fn run<S: Service>(spec: WorkerSpec, svc: S) -> io::Result<()> {
                 }
                 OP_RECV => w.on_recv(idx, res, flags),
                 OP_SEND => w.on_send(idx, res),
+                OP_WAKE => {
+                    w.arm_wake(waker.raw_fd(), &mut wake_buf);
+                    w.svc.woken(&mut pokes);
+                    for slot in pokes.drain(..) {
+                        w.poke(slot);
+                    }
+                }
                 _ => {}
             }
         }
@@ -199,6 +213,23 @@ impl<S: Service> Worker<S> {
                 std::thread::yield_now();
             }
         }
+    }
+
+    fn arm_wake(&mut self, fd: std::os::fd::RawFd, buf: &mut [u8; 8]) {
+        let sqe = opcode::Read::new(types::Fd(fd), buf.as_mut_ptr(), 8).build().user_data(OP_WAKE);
+        self.push(sqe);
+    }
+
+    /// Lets a connection act on something another thread left for it.
+    fn poke(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else { return };
+        if slot.closing.is_some() {
+            return;
+        }
+        if self.svc.receive(&mut slot.conn, &mut []) == Flow::Close {
+            slot.closing = Some(Instant::now());
+        }
+        self.mark_dirty(idx);
     }
 
     fn accept_ud(gen: u64, i: usize) -> u64 {
@@ -257,8 +288,10 @@ impl<S: Service> Worker<S> {
                 }
                 let peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
                 let local = sock.local_addr().ok().and_then(|a| a.as_socket());
-                let conn = self.svc.accept(local, peer);
-                let idx = self.slots.insert(Slot {
+                let entry = self.slots.vacant_entry();
+                let idx = entry.key();
+                let conn = self.svc.accept(idx, local, peer);
+                entry.insert(Slot {
                     fd,
                     conn,
                     out: Vec::new(),
@@ -440,12 +473,14 @@ impl<S: Service> Worker<S> {
         let mut to_flush = Vec::new();
         for (idx, slot) in self.slots.iter_mut() {
             match slot.closing {
-                None => {
-                    if self.svc.tick_conn(&mut slot.conn) == Flow::Close {
+                None => match self.svc.tick_conn(&mut slot.conn) {
+                    Flow::Close => {
                         slot.closing = Some(now);
                         to_flush.push(idx);
                     }
-                }
+                    Flow::Flush => to_flush.push(idx),
+                    Flow::Continue => {}
+                },
                 Some(since) if now.duration_since(since) > CLOSE_GRACE && !slot.shut => {
                     // The peer is not taking its last bytes: cut it off.
                     slot.shut = true;

@@ -72,6 +72,14 @@ pub struct ClientState {
     pub multi: Option<crate::cmd::tx::Multi>,
     /// WATCHed keys: (db, key, hash, version when watched).
     pub watched: Vec<crate::cmd::tx::Watched>,
+    /// The runtime's slot number for this connection (how other workers poke it).
+    pub slot: usize,
+    /// Blocked on keys (BLPOP and friends): nothing else runs until it is served or times out.
+    pub blocked: Option<crate::cmd::blocking::Blocked>,
+    /// While retrying a blocked command: its original deadline, so a retry does not extend it.
+    pub retry_deadline: Option<Option<Instant>>,
+    /// Running EXEC's queue: blocking commands must not block there.
+    pub in_exec: bool,
 }
 
 pub struct Conn {
@@ -126,6 +134,10 @@ impl Conn {
                 last_active: now,
                 multi: None,
                 watched: Vec::new(),
+                slot: usize::MAX,
+                blocked: None,
+                retry_deadline: None,
+                in_exec: false,
             },
             accepted: now,
             close_notify_sent: false,
@@ -165,8 +177,22 @@ impl Conn {
             return self.flow();
         }
         if data.is_empty() {
-            // Resuming after a stall: the set-aside requests are plaintext in the query buffer.
-            if self.state.stalled {
+            // A poke: retry a blocked command (another worker may have filled its key), or
+            // resume requests set aside after a stall; both continue with the query buffer.
+            if self.state.blocked.is_some() {
+                crate::cmd::blocking::retry(node, ws, &mut self.state, &mut self.replies);
+                if self.state.blocked.is_none() {
+                    consume(
+                        node,
+                        ws,
+                        &mut self.parser,
+                        &mut self.query,
+                        &mut self.replies,
+                        &mut self.state,
+                        &[],
+                    );
+                }
+            } else if self.state.stalled {
                 consume(node, ws, &mut self.parser, &mut self.query, &mut self.replies, &mut self.state, &[]);
             }
             return self.flow();
@@ -324,11 +350,21 @@ impl Conn {
         self.flow()
     }
 
-    /// Housekeeping: kills, handshake timeouts, idle timeouts.
+    /// Housekeeping: kills, blocked-command timeouts, handshake timeouts, idle timeouts.
     pub fn tick(&mut self, node: &Node, now: Instant) -> Flow {
         if self.state.handle.killed.load(Relaxed) {
             self.state.closing = true;
             return Flow::Close;
+        }
+        if crate::cmd::blocking::expire(node, &mut self.state, &mut self.replies, now) {
+            // The timeout reply is ready; requests behind the blocked one resume once it has
+            // been sent (the backlog path).
+            self.state.stalled = true;
+            return Flow::Flush;
+        }
+        if self.state.blocked.is_some() {
+            // A blocked client is not idle in the sense of `timeout`.
+            return Flow::Continue;
         }
         let live = node.live();
         if self.is_handshaking()
@@ -386,6 +422,14 @@ fn consume(
         return;
     }
     let live = node.live();
+    if state.blocked.is_some() {
+        // Requests behind a blocked one wait their turn, as in Redis.
+        query.extend_from_slice(data);
+        if query.len() > live.client_query_buffer_limit {
+            state.closing = true;
+        }
+        return;
+    }
     if query.is_empty() {
         let used = execute_all(node, ws, &live, parser, replies, state, data);
         query.extend_from_slice(&data[used..]);
@@ -434,6 +478,9 @@ fn execute_all(
                     cmd::execute(&mut cmd::Ctx { node, ws, live, state, out: replies, now_ms }, args);
                 }
                 pos += consumed;
+                if state.blocked.is_some() {
+                    break;
+                }
             }
             Err(e) => {
                 let mut w = ReplyWriter::new(replies, state.proto);

@@ -104,6 +104,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             uring,
             socket_buffer,
             shutdown: shutdown.clone(),
+            waker: node.waker(i),
         };
         let w = worker::Worker::new(node.clone(), i);
         let t = std::thread::Builder::new()

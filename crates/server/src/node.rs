@@ -112,6 +112,24 @@ pub struct Node {
     expired_keys: AtomicU64,
     pub node_type: String,
     pub tuning_profile: String,
+    /// Clients blocked on keys (BLPOP and friends), by (db, key), and their count: writes look
+    /// at the count alone unless someone is blocked.
+    blocked: Mutex<BlockedKeys>,
+    blocked_clients: AtomicUsize,
+    /// Per worker: slots of connections to poke, left by other workers, and how to wake it.
+    mailboxes: Box<[Mutex<Vec<usize>>]>,
+    wakers: Vec<cachet_runtime::Waker>,
+}
+
+/// Who waits on which (db, key).
+type BlockedKeys = std::collections::HashMap<(usize, Vec<u8>), Vec<Waiter>>;
+
+/// A client blocked on keys: which worker and slot to poke when one of them may be ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    pub worker: usize,
+    pub slot: usize,
+    pub client: u64,
 }
 
 /// Error text for `CONFIG SET` failures, in Redis's words.
@@ -127,9 +145,16 @@ impl Node {
         port: u16,
         tls_port: u16,
     ) -> Result<Node, String> {
+        let wakers = (0..workers.max(1))
+            .map(|_| cachet_runtime::Waker::new().map_err(|e| format!("cannot create a worker waker: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
         let live = build_live(&config)?;
         let (node_type, tuning_profile) = (config.node_type.clone(), config.tuning_profile.clone());
         Ok(Node {
+            blocked: Mutex::new(std::collections::HashMap::new()),
+            blocked_clients: AtomicUsize::new(0),
+            mailboxes: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
+            wakers,
             used_memory: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
             node_type,
@@ -164,6 +189,57 @@ impl Node {
 
     pub fn used_memory(&self) -> u64 {
         self.used_memory.load(Relaxed)
+    }
+
+    /// Worker `index`'s waker (handed to the runtime at start).
+    pub fn waker(&self, index: usize) -> cachet_runtime::Waker {
+        self.wakers[index].clone()
+    }
+
+    pub fn blocked_clients(&self) -> usize {
+        self.blocked_clients.load(Relaxed)
+    }
+
+    /// Registers `w` as waiting on `keys` of `db`.
+    pub fn block(&self, db: usize, keys: &[Vec<u8>], w: Waiter) {
+        let mut map = lock(&self.blocked);
+        for k in keys {
+            map.entry((db, k.clone())).or_default().push(w);
+        }
+        self.blocked_clients.fetch_add(1, Relaxed);
+    }
+
+    /// Removes client `client`'s registration on `keys` of `db`.
+    pub fn unblock(&self, db: usize, keys: &[Vec<u8>], client: u64) {
+        let mut map = lock(&self.blocked);
+        for k in keys {
+            let e = (db, k.clone());
+            if let Some(v) = map.get_mut(&e) {
+                v.retain(|w| w.client != client);
+                if v.is_empty() {
+                    map.remove(&e);
+                }
+            }
+        }
+        self.blocked_clients.fetch_sub(1, Relaxed);
+    }
+
+    /// A write touched `key`: poke every client blocked on it (each retries; those that find
+    /// nothing stay blocked). One atomic load when nobody is blocked anywhere.
+    pub fn key_ready(&self, db: usize, key: &[u8]) {
+        if self.blocked_clients.load(Relaxed) == 0 {
+            return;
+        }
+        let waiters: Vec<Waiter> = lock(&self.blocked).get(&(db, key.to_vec())).cloned().unwrap_or_default();
+        for w in waiters {
+            lock(&self.mailboxes[w.worker]).push(w.slot);
+            self.wakers[w.worker].wake();
+        }
+    }
+
+    /// Slots other workers asked worker `index` to poke.
+    pub fn take_mail(&self, index: usize, into: &mut Vec<usize>) {
+        into.append(&mut lock(&self.mailboxes[index]));
     }
 
     pub fn port(&self) -> u16 {

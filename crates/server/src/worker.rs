@@ -53,7 +53,11 @@ pub fn addr_text(a: &SocketAddr) -> String {
 impl Service for Worker {
     type Conn = Conn;
 
-    fn accept(&mut self, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Conn {
+    fn woken(&mut self, pokes: &mut Vec<usize>) {
+        self.node.take_mail(self.index, pokes);
+    }
+
+    fn accept(&mut self, slot: usize, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Conn {
         // The port a connection arrived on says what it speaks; reading it from the socket
         // keeps this right while listeners are being replaced.
         let tls_port = self.node.tls_port();
@@ -67,7 +71,9 @@ impl Service for Worker {
         if over {
             self.node.stats.rejected_connections.fetch_add(1, Relaxed);
         }
-        Conn::new(kind, &self.node.live(), handle, self.index, over)
+        let mut conn = Conn::new(kind, &self.node.live(), handle, self.index, over);
+        conn.state.slot = slot;
+        conn
     }
 
     fn receive(&mut self, conn: &mut Conn, data: &mut [u8]) -> Flow {
@@ -123,6 +129,9 @@ impl Service for Worker {
 
     fn closed(&mut self, mut conn: Conn) {
         crate::cmd::tx::unwatch_all(&self.node, &mut conn.state);
+        if let Some(b) = conn.state.blocked.take() {
+            self.node.unblock(b.db, &b.keys, conn.id());
+        }
         self.node.unregister_client(conn.id());
     }
 }

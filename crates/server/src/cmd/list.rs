@@ -113,6 +113,15 @@ pub fn rpop(ctx: &mut Ctx, args: Args) {
     pop(ctx, args, false)
 }
 
+/// Pops one element (for the blocking forms). Err(()) = WRONGTYPE.
+pub(super) fn pop_one(ctx: &mut Ctx, key: &[u8], left: bool) -> Result<Option<Box<[u8]>>, ()> {
+    match write(ctx, key, false, |l| if left { l.pop_front() } else { l.pop_back() }) {
+        Got::WrongType => Err(()),
+        Got::Missing => Ok(None),
+        Got::List(v) => Ok(v),
+    }
+}
+
 pub fn llen(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |l| l.len()) {
         Got::WrongType => ctx.wrongtype(),
@@ -335,7 +344,7 @@ pub fn lpos(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn side(a: &[u8]) -> Option<bool> {
+pub(super) fn side(a: &[u8]) -> Option<bool> {
     match a.to_ascii_lowercase().as_slice() {
         b"left" => Some(true),
         b"right" => Some(false),
@@ -345,7 +354,7 @@ fn side(a: &[u8]) -> Option<bool> {
 
 /// Pops one element from `src` (left or right) and pushes it onto `dst`, both stripes held.
 /// Err(()) = WRONGTYPE.
-fn move_one(
+pub(super) fn move_one(
     ctx: &mut Ctx,
     src: &[u8],
     dst: &[u8],
@@ -442,15 +451,25 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) {
             return ctx.syntax_error();
         }
     }
-    for k in 2..2 + numkeys {
-        let key = args.get(k);
+    let keys: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
+    match mpop(ctx, &keys, left, count) {
+        Err(()) => ctx.wrongtype(),
+        Ok(true) => {}
+        Ok(false) => ctx.w().null_array(),
+    }
+}
+
+/// Pops up to `count` from the first non-empty list of `keys` and replies [key, [elements]];
+/// Ok(false) when all are empty (nothing replied), Err(()) for WRONGTYPE.
+pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> Result<bool, ()> {
+    for key in keys {
         let got = write(ctx, key, false, |l| {
             (0..count.min(l.len()))
                 .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
                 .collect::<Vec<_>>()
         });
         match got {
-            Got::WrongType => return ctx.wrongtype(),
+            Got::WrongType => return Err(()),
             Got::Missing => continue,
             Got::List(items) => {
                 let mut w = ctx.w();
@@ -460,9 +479,9 @@ pub fn lmpop(ctx: &mut Ctx, args: Args) {
                 for it in &items {
                     w.bulk(it);
                 }
-                return;
+                return Ok(true);
             }
         }
     }
-    ctx.w().null_array();
+    Ok(false)
 }

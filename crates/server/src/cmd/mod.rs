@@ -4,6 +4,7 @@
 //! same bad request gets the same error: unknown command, then arity, then authentication.
 //! Names are matched case-insensitively through a stack buffer (no allocation).
 
+pub mod blocking;
 mod hash;
 mod keys;
 mod list;
@@ -291,6 +292,62 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zpopmax", -2, zset::zpopmax, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
     spec("zrandmember", -2, zset::zrandmember, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
     spec("zscan", -3, zset::zscan, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec(
+        "blpop",
+        -3,
+        blocking::blpop,
+        &["write", "noscript", "blocking"],
+        (1, -2, 1),
+        &["@write", "@list", "@slow", "@blocking"],
+    ),
+    spec(
+        "brpop",
+        -3,
+        blocking::brpop,
+        &["write", "noscript", "blocking"],
+        (1, -2, 1),
+        &["@write", "@list", "@slow", "@blocking"],
+    ),
+    spec(
+        "blmove",
+        6,
+        blocking::blmove,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        &["@write", "@list", "@slow", "@blocking"],
+    ),
+    spec(
+        "brpoplpush",
+        4,
+        blocking::brpoplpush,
+        &["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        &["@write", "@list", "@slow", "@blocking"],
+    ),
+    spec(
+        "blmpop",
+        -5,
+        blocking::blmpop,
+        &["write", "blocking"],
+        NONE,
+        &["@write", "@list", "@slow", "@blocking"],
+    ),
+    spec(
+        "bzpopmin",
+        -3,
+        blocking::bzpopmin,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["@write", "@sortedset", "@fast", "@blocking"],
+    ),
+    spec(
+        "bzpopmax",
+        -3,
+        blocking::bzpopmax,
+        &["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        &["@write", "@sortedset", "@fast", "@blocking"],
+    ),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
@@ -417,6 +474,30 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
 
 /// Runs a command that has passed the checks (directly, or from EXEC's queue).
 pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
+    run_inner(ctx, idx, args);
+    // A command that adds elements may have filled a key someone is blocked on: poke them
+    // (one atomic load when nobody is blocked).
+    if ctx.node.blocked_clients() > 0 {
+        if let Some(pos) = fills_key_at(COMMANDS[idx].name) {
+            if pos < args.len() {
+                ctx.node.key_ready(ctx.state.db, args.get(pos));
+            }
+        }
+    }
+}
+
+/// The argument position of the key a command may add elements to (what a blocked BLPOP or
+/// BZPOPMIN waits for). Commands that only take elements are absent on purpose: a blocked
+/// client's retry must never wake the others, or they would wake each other forever.
+fn fills_key_at(name: &str) -> Option<usize> {
+    match name {
+        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" | "zadd" | "zincrby" | "zrangestore" => Some(1),
+        "lmove" | "rpoplpush" | "blmove" | "brpoplpush" | "rename" | "renamenx" | "copy" => Some(2),
+        _ => None,
+    }
+}
+
+fn run_inner(ctx: &mut Ctx, idx: usize, args: Args) {
     let cmd = &COMMANDS[idx];
     ctx.ws.commands.fetch_add(1, Relaxed);
     let h = &ctx.state.handle;

@@ -274,9 +274,10 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
     if want("clients") {
         let _ = write!(
             o,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n\r\n",
             node.connected_clients(),
-            live.maxclients
+            live.maxclients,
+            node.blocked_clients()
         );
     }
     // Exact figures for INFO (it locks each stripe briefly, as the tick does).

@@ -155,9 +155,11 @@ pub fn exec(ctx: &mut Ctx, _args: Args) {
             return;
         }
         ctx.w().array(m.queued.len());
+        ctx.state.in_exec = true;
         for q in &m.queued {
             super::run(ctx, q.idx, Args::from_parts(&q.buf, &q.spans));
         }
+        ctx.state.in_exec = false;
     });
     ctx.state.watched = watched;
     unwatch_all(node, ctx.state);

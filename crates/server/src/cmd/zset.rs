@@ -608,6 +608,22 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     }
 }
 
+/// Pops the lowest (or highest) member (for the blocking forms). Err(()) = WRONGTYPE.
+pub(super) fn pop_one(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<(Vec<u8>, f64)>, ()> {
+    let got = write(ctx, key, false, |z, _| {
+        let first = z.iter(max).next().map(|(m, s)| (m.to_vec(), s));
+        if let Some((m, _)) = &first {
+            z.remove(m);
+        }
+        first
+    });
+    match got {
+        Got::WrongType => Err(()),
+        Got::Missing => Ok(None),
+        Got::Z(v) => Ok(v),
+    }
+}
+
 pub fn zpopmin(ctx: &mut Ctx, args: Args) {
     pop_generic(ctx, args, false)
 }
