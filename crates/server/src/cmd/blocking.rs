@@ -7,7 +7,7 @@
 //! replies, or finds another client got there first and stays blocked. The worker's tick
 //! answers a timeout. Inside EXEC the commands never block (they answer as on timeout).
 
-use super::{int_arg, lookup, Ctx};
+use super::{lookup, Ctx};
 use crate::conn::ClientState;
 use crate::node::{Node, WorkerStats};
 use cachet_resp::{Args, Span};
@@ -167,28 +167,7 @@ pub fn brpoplpush(ctx: &mut Ctx, args: Args) {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
 pub fn blmpop(ctx: &mut Ctx, args: Args) {
     let Some(deadline) = deadline(ctx, args.get(1)) else { return };
-    let numkeys = match int_arg(args.get(2)) {
-        Some(n) if n > 0 => n as usize,
-        _ => return ctx.error("ERR numkeys should be greater than 0"),
-    };
-    if 3 + numkeys >= args.len() {
-        return ctx.syntax_error();
-    }
-    let Some(left) = super::list::side(args.get(3 + numkeys)) else { return ctx.syntax_error() };
-    let mut count = 1usize;
-    let mut i = 4 + numkeys;
-    while i < args.len() {
-        if args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
-            match int_arg(args.get(i + 1)) {
-                Some(c) if c > 0 => count = c as usize,
-                _ => return ctx.error("ERR count should be greater than 0"),
-            }
-            i += 2;
-        } else {
-            return ctx.syntax_error();
-        }
-    }
-    let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
+    let Some((keys, left, count)) = super::list::mpop_args(ctx, &args, 2) else { return };
     let owned = keys.iter().map(|k| k.to_vec()).collect();
     serve_or_block(ctx, &args, owned, deadline, |ctx| super::list::mpop(ctx, &keys, left, count));
 }

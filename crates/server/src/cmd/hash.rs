@@ -295,26 +295,8 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one reply with cursor 0
 /// (COUNT is a hint; Redis does the same for small hashes).
 pub fn hscan(ctx: &mut Ctx, args: Args) {
-    if std::str::from_utf8(args.get(2)).ok().and_then(|c| c.parse::<u64>().ok()).is_none() {
-        return ctx.error("ERR invalid cursor");
-    }
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return ctx.syntax_error();
-        }
-        match args.get(i).to_ascii_lowercase().as_slice() {
-            b"match" => pattern = Some(args.get(i + 1)),
-            b"count" => match int_arg(args.get(i + 1)) {
-                Some(n) if n >= 1 => {}
-                Some(_) => return ctx.syntax_error(),
-                None => return ctx.not_an_integer(),
-            },
-            _ => return ctx.syntax_error(),
-        }
-        i += 2;
-    }
+    let Some((_, o)) = super::scan_args(ctx, &args, 2, false) else { return };
+    let pattern = o.pattern;
     let got = read(ctx, args.get(1), |h| {
         h.iter()
             .filter(|(f, _)| pattern.is_none_or(|p| cachet_store::glob_match(p, f, false)))

@@ -260,28 +260,8 @@ pub fn keys(ctx: &mut Ctx, args: Args) {
 /// until COUNT keys are gathered, so every key that exists throughout an iteration is returned
 /// once its stripe is visited. COUNT is a hint, as in Redis: a call may return more.
 pub fn scan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|c| c.parse::<u64>().ok()) else {
-        return ctx.error("ERR invalid cursor");
-    };
-    let (mut pattern, mut count, mut kind): (Option<&[u8]>, usize, Option<Vec<u8>>) = (None, 10, None);
-    let mut i = 2;
-    while i < args.len() {
-        let opt = args.get(i).to_ascii_lowercase();
-        if i + 1 >= args.len() {
-            return ctx.syntax_error();
-        }
-        match opt.as_slice() {
-            b"match" => pattern = Some(args.get(i + 1)),
-            b"count" => match int_arg(args.get(i + 1)) {
-                Some(n) if n >= 1 => count = n as usize,
-                Some(_) => return ctx.syntax_error(),
-                None => return ctx.not_an_integer(),
-            },
-            b"type" => kind = Some(args.get(i + 1).to_ascii_lowercase()),
-            _ => return ctx.syntax_error(),
-        }
-        i += 2;
-    }
+    let Some((cursor, o)) = super::scan_args(ctx, &args, 1, true) else { return };
+    let (pattern, count, kind) = (o.pattern, o.count, o.kind);
     let node = ctx.node;
     let ks = &node.keyspace;
     let (db, now) = (ctx.state.db, ctx.now_ms);

@@ -75,16 +75,7 @@ pub fn rpushx(ctx: &mut Ctx, args: Args) {
 }
 
 fn pop(ctx: &mut Ctx, args: Args, left: bool) {
-    if args.len() > 3 {
-        return ctx.syntax_error();
-    }
-    let count = match args.len() {
-        3 => match int_arg(args.get(2)) {
-            Some(c) if c >= 0 => Some(c as usize),
-            _ => return ctx.error("ERR value is out of range, must be positive"),
-        },
-        _ => None,
-    };
+    let Some(count) = super::pop_count(ctx, &args) else { return };
     let n = count.unwrap_or(1);
     let got = write(ctx, args.get(1), false, |l| {
         (0..n.min(l.len()))
@@ -428,30 +419,48 @@ pub fn rpoplpush(ctx: &mut Ctx, args: Args) {
     reply_moved(ctx, r)
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list.
-pub fn lmpop(ctx: &mut Ctx, args: Args) {
-    let numkeys = match int_arg(args.get(1)) {
+/// LMPOP/BLMPOP's arguments from `args[at]` on: numkeys key [key ...] LEFT|RIGHT [COUNT n].
+/// Returns (keys, from the left, count), or None after replying with Redis's error.
+pub(super) fn mpop_args<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    at: usize,
+) -> Option<(Vec<&'a [u8]>, bool, usize)> {
+    let numkeys = match int_arg(args.get(at)) {
         Some(n) if n > 0 => n as usize,
-        _ => return ctx.error("ERR numkeys should be greater than 0"),
+        _ => {
+            ctx.error("ERR numkeys should be greater than 0");
+            return None;
+        }
     };
-    if 2 + numkeys >= args.len() {
-        return ctx.syntax_error();
-    }
-    let Some(left) = side(args.get(2 + numkeys)) else { return ctx.syntax_error() };
+    let Some(left) = (at + 1 + numkeys < args.len()).then(|| side(args.get(at + 1 + numkeys))).flatten()
+    else {
+        ctx.syntax_error();
+        return None;
+    };
     let mut count = 1usize;
-    let mut i = 3 + numkeys;
+    let mut i = at + 2 + numkeys;
     while i < args.len() {
         if args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
             match int_arg(args.get(i + 1)) {
                 Some(c) if c > 0 => count = c as usize,
-                _ => return ctx.error("ERR count should be greater than 0"),
+                _ => {
+                    ctx.error("ERR count should be greater than 0");
+                    return None;
+                }
             }
             i += 2;
         } else {
-            return ctx.syntax_error();
+            ctx.syntax_error();
+            return None;
         }
     }
-    let keys: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
+    Some(((at + 1..at + 1 + numkeys).map(|i| args.get(i)).collect(), left, count))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list.
+pub fn lmpop(ctx: &mut Ctx, args: Args) {
+    let Some((keys, left, count)) = mpop_args(ctx, &args, 1) else { return };
     match mpop(ctx, &keys, left, count) {
         Err(()) => ctx.wrongtype(),
         Ok(true) => {}

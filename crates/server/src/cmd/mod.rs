@@ -524,6 +524,77 @@ fn unknown_command(ctx: &mut Ctx, args: Args) {
     ctx.error(&format!("ERR unknown command '{name}', with args beginning with: {listed}"));
 }
 
+/// SCAN-family options after the cursor: MATCH, COUNT (a hint, at least 1) and, for SCAN,
+/// TYPE.
+pub struct ScanArgs<'a> {
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub kind: Option<Vec<u8>>,
+}
+
+/// Parses a SCAN-family cursor (`args[at]`) and the options after it; replies with Redis's
+/// error and returns None on bad input.
+pub fn scan_args<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    at: usize,
+    allow_type: bool,
+) -> Option<(u64, ScanArgs<'a>)> {
+    let Some(cursor) = std::str::from_utf8(args.get(at)).ok().and_then(|c| c.parse::<u64>().ok()) else {
+        ctx.error("ERR invalid cursor");
+        return None;
+    };
+    let mut o = ScanArgs { pattern: None, count: 10, kind: None };
+    let mut i = at + 1;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            ctx.syntax_error();
+            return None;
+        }
+        match args.get(i).to_ascii_lowercase().as_slice() {
+            b"match" => o.pattern = Some(args.get(i + 1)),
+            b"count" => match int_arg(args.get(i + 1)) {
+                Some(n) if n >= 1 => o.count = n as usize,
+                Some(_) => {
+                    ctx.syntax_error();
+                    return None;
+                }
+                None => {
+                    ctx.not_an_integer();
+                    return None;
+                }
+            },
+            b"type" if allow_type => o.kind = Some(args.get(i + 1).to_ascii_lowercase()),
+            _ => {
+                ctx.syntax_error();
+                return None;
+            }
+        }
+        i += 2;
+    }
+    Some((cursor, o))
+}
+
+/// The optional count of LPOP/RPOP/SPOP/ZPOPMIN/ZPOPMAX at `args[2]`: Some(None) when absent;
+/// replies with Redis's error and returns None when it is not a non-negative integer (or
+/// there are extra arguments).
+pub fn pop_count(ctx: &mut Ctx, args: &Args) -> Option<Option<usize>> {
+    match args.len() {
+        2 => Some(None),
+        3 => match int_arg(args.get(2)) {
+            Some(c) if c >= 0 => Some(Some(c as usize)),
+            _ => {
+                ctx.error("ERR value is out of range, must be positive");
+                None
+            }
+        },
+        _ => {
+            ctx.syntax_error();
+            None
+        }
+    }
+}
+
 /// Parses an integer argument as Redis's `string2ll` does.
 pub fn int_arg(a: &[u8]) -> Option<i64> {
     cachet_resp::parse_i64(a)

@@ -168,16 +168,7 @@ pub fn srandmember(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn spop(ctx: &mut Ctx, args: Args) {
-    if args.len() > 3 {
-        return ctx.syntax_error();
-    }
-    let count = match args.len() {
-        3 => match int_arg(args.get(2)) {
-            Some(c) if c >= 0 => Some(c as usize),
-            _ => return ctx.error("ERR value is out of range, must be positive"),
-        },
-        _ => None,
-    };
+    let Some(count) = super::pop_count(ctx, &args) else { return };
     let mut rnd = rng(ctx);
     let got = write(ctx, args.get(1), false, |s, _| {
         let len = s.len();
@@ -389,26 +380,8 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one reply, cursor 0.
 pub fn sscan(ctx: &mut Ctx, args: Args) {
-    if std::str::from_utf8(args.get(2)).ok().and_then(|c| c.parse::<u64>().ok()).is_none() {
-        return ctx.error("ERR invalid cursor");
-    }
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return ctx.syntax_error();
-        }
-        match args.get(i).to_ascii_lowercase().as_slice() {
-            b"match" => pattern = Some(args.get(i + 1)),
-            b"count" => match int_arg(args.get(i + 1)) {
-                Some(n) if n >= 1 => {}
-                Some(_) => return ctx.syntax_error(),
-                None => return ctx.not_an_integer(),
-            },
-            _ => return ctx.syntax_error(),
-        }
-        i += 2;
-    }
+    let Some((_, o)) = super::scan_args(ctx, &args, 2, false) else { return };
+    let pattern = o.pattern;
     let members = match read(ctx, args.get(1), |s| s.members()) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),

@@ -572,16 +572,7 @@ pub fn zremrangebylex(ctx: &mut Ctx, args: Args) {
 }
 
 fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) {
-    if args.len() > 3 {
-        return ctx.syntax_error();
-    }
-    let count = match args.len() {
-        3 => match int_arg(args.get(2)) {
-            Some(c) if c >= 0 => Some(c as usize),
-            _ => return ctx.error("ERR value is out of range, must be positive"),
-        },
-        _ => None,
-    };
+    let Some(count) = super::pop_count(ctx, &args) else { return };
     let n = count.unwrap_or(1);
     let got = write(ctx, args.get(1), false, |z, _| {
         let items: Vec<(Vec<u8>, f64)> = z.iter(max).take(n).map(|(m, s)| (m.to_vec(), s)).collect();
@@ -681,26 +672,8 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) {
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: the whole set in one reply, cursor 0,
 /// scores as bulk strings (also in RESP3, as Redis).
 pub fn zscan(ctx: &mut Ctx, args: Args) {
-    if std::str::from_utf8(args.get(2)).ok().and_then(|c| c.parse::<u64>().ok()).is_none() {
-        return ctx.error("ERR invalid cursor");
-    }
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return ctx.syntax_error();
-        }
-        match args.get(i).to_ascii_lowercase().as_slice() {
-            b"match" => pattern = Some(args.get(i + 1)),
-            b"count" => match int_arg(args.get(i + 1)) {
-                Some(n) if n >= 1 => {}
-                Some(_) => return ctx.syntax_error(),
-                None => return ctx.not_an_integer(),
-            },
-            _ => return ctx.syntax_error(),
-        }
-        i += 2;
-    }
+    let Some((_, o)) = super::scan_args(ctx, &args, 2, false) else { return };
+    let pattern = o.pattern;
     let items = match read(ctx, args.get(1), |z| {
         z.iter(false)
             .filter(|(m, _)| pattern.is_none_or(|p| cachet_store::glob_match(p, m, false)))
