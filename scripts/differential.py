@@ -278,6 +278,50 @@ def watch_across_connections(cport, rport):
     return 0, 1
 
 
+def pubsub_scenario(port, proto):
+    """Everything a subscriber and a publisher see, as raw replies."""
+    sub, pub = Conn(port), Conn(port)
+    seen = []
+    if proto == 3:
+        sub.call("HELLO", "3")
+    seen.append(sub.call("SUBSCRIBE", "a", "b"))
+    seen.append(sub.reply())
+    seen.append(sub.call("PSUBSCRIBE", "n*"))
+    seen.append(sub.call("SUBSCRIBE", "a"))
+    seen.append(pub.call("PUBLISH", "a", "hello"))
+    seen.append(pub.call("PUBLISH", "news", "x"))
+    seen.append(pub.call("PUBLISH", "nobody", "y"))
+    seen.append(pub.call("PUBSUB", "NUMSUB", "a", "b", "c"))
+    seen.append(pub.call("PUBSUB", "NUMPAT"))
+    seen.append(split_array(pub.call("PUBSUB", "CHANNELS")))
+    seen.append(pub.call("PUBSUB", "CHANNELS", "a*"))
+    seen.append(sub.reply())
+    seen.append(sub.reply())
+    seen.append(sub.call("GET", "x"))
+    seen.append(sub.call("PING"))
+    seen.append(sub.call("PING", "hi"))
+    seen.append(sub.call("UNSUBSCRIBE", "a"))
+    seen.append(sub.call("PUNSUBSCRIBE"))
+    seen.append(sub.call("UNSUBSCRIBE"))
+    seen.append(sub.call("UNSUBSCRIBE"))
+    seen.append(sub.call("GET", "x"))
+    seen.append(pub.call("PUBSUB", "FOO"))
+    return seen
+
+
+def pubsub_across(cport, rport):
+    passed = failed = 0
+    for proto in (2, 3):
+        a, b = pubsub_scenario(cport, proto), pubsub_scenario(rport, proto)
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x == y:
+                passed += 1
+            else:
+                failed += 1
+                print(f"DIFF [pubsub RESP{proto} step {i}]\n  cachet: {x!r}\n  redis:  {y!r}")
+    return passed, failed
+
+
 def main():
     cport, rport = int(sys.argv[1]), int(sys.argv[2])
     p2, f2 = run(Conn(cport), Conn(rport), "RESP2")
@@ -289,7 +333,8 @@ def main():
         conn.call("FLUSHALL")
     p3, f3 = run(c3, r3, "RESP3")
     pw, fw = watch_across_connections(cport, rport)
-    passed, failed = p2 + p3 + pw, f2 + f3 + fw
+    pp, fp = pubsub_across(cport, rport)
+    passed, failed = p2 + p3 + pw + pp, f2 + f3 + fw + fp
     print(f"differential: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -89,6 +89,14 @@ def add_one(pipe):
     pipe.set("py:tx", v + 1)
 r.transaction(add_one, "py:tx")
 assert r.get("py:tx") == b"3"
+# Pub/sub through redis-py's API, over TLS.
+ps = r.pubsub()
+ps.subscribe("py:chan")
+assert ps.get_message(timeout=5)["type"] == "subscribe"
+assert r.publish("py:chan", b"hello") == 1
+msg = ps.get_message(timeout=5)
+assert msg and msg["type"] == "message" and msg["data"] == b"hello", msg
+ps.close()
 PY
   check "[$backend] redis-py refuses a server from another CA" python3 - "$PORT" "$WORK" "$BIN" <<'PY'
 import subprocess, sys, redis

@@ -98,6 +98,17 @@ impl<'a> ReplyWriter<'a> {
         self.number(len as i64);
     }
 
+    /// An out-of-band push (pub/sub messages): `>len` in RESP3, an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.proto {
+            Protocol::Resp2 => self.array(len),
+            Protocol::Resp3 => {
+                self.out.push(b'>');
+                self.number(len as i64);
+            }
+        }
+    }
+
     /// A map of `len` pairs: `%len` in RESP3, a flat array of `2*len` in RESP2.
     pub fn map(&mut self, len: usize) {
         match self.proto {

@@ -80,6 +80,9 @@ pub struct ClientState {
     pub retry_deadline: Option<Option<Instant>>,
     /// Running EXEC's queue: blocking commands must not block there.
     pub in_exec: bool,
+    /// Subscribed channels and patterns.
+    pub subs: std::collections::BTreeSet<Vec<u8>>,
+    pub psubs: std::collections::BTreeSet<Vec<u8>>,
 }
 
 pub struct Conn {
@@ -138,6 +141,8 @@ impl Conn {
                 blocked: None,
                 retry_deadline: None,
                 in_exec: false,
+                subs: Default::default(),
+                psubs: Default::default(),
             },
             accepted: now,
             close_notify_sent: false,
@@ -177,8 +182,11 @@ impl Conn {
             return self.flow();
         }
         if data.is_empty() {
-            // A poke: retry a blocked command (another worker may have filled its key), or
+            // A poke: messages published for this client, then (another worker may have filled its key), or
             // resume requests set aside after a stall; both continue with the query buffer.
+            if crate::cmd::pubsub::subscribed(&self.state) {
+                crate::cmd::pubsub::deliver(&self.state, self.state.proto, &mut self.replies);
+            }
             if self.state.blocked.is_some() {
                 crate::cmd::blocking::retry(node, ws, &mut self.state, &mut self.replies);
                 if self.state.blocked.is_none() {

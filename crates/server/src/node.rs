@@ -83,6 +83,33 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL on any worker; the owning worker closes the connection on its next
     /// tick.
     pub killed: AtomicBool,
+    /// The runtime slot of the connection on its worker (for pokes from other workers).
+    pub slot: AtomicUsize,
+    /// Pub/sub messages published for this client by any worker, not yet encoded.
+    pub inbox: Mutex<Inbox>,
+}
+
+/// A published message on its way to one subscriber.
+pub enum Delivery {
+    Message { channel: Arc<[u8]>, payload: Arc<[u8]> },
+    PMessage { pattern: Arc<[u8]>, channel: Arc<[u8]>, payload: Arc<[u8]> },
+}
+
+#[derive(Default)]
+pub struct Inbox {
+    pub items: Vec<Delivery>,
+    pub bytes: usize,
+}
+
+/// A subscriber whose inbox holds more than this is disconnected (Redis's default
+/// `client-output-buffer-limit pubsub 32mb`).
+pub const PUBSUB_INBOX_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Subscriptions of all clients.
+#[derive(Default)]
+struct PubSub {
+    channels: std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>,
+    patterns: Vec<(Vec<u8>, Arc<ClientHandle>)>,
 }
 
 pub struct Node {
@@ -119,6 +146,7 @@ pub struct Node {
     /// Per worker: slots of connections to poke, left by other workers, and how to wake it.
     mailboxes: Box<[Mutex<Vec<usize>>]>,
     wakers: Vec<cachet_runtime::Waker>,
+    pubsub: Mutex<PubSub>,
 }
 
 /// Who waits on which (db, key).
@@ -155,6 +183,7 @@ impl Node {
             blocked_clients: AtomicUsize::new(0),
             mailboxes: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
             wakers,
+            pubsub: Mutex::new(PubSub::default()),
             used_memory: AtomicU64::new(0),
             expired_keys: AtomicU64::new(0),
             node_type,
@@ -235,6 +264,98 @@ impl Node {
             lock(&self.mailboxes[w.worker]).push(w.slot);
             self.wakers[w.worker].wake();
         }
+    }
+
+    /// Pokes connection `slot` of worker `worker` (from any thread).
+    fn poke(&self, worker: usize, slot: usize) {
+        lock(&self.mailboxes[worker]).push(slot);
+        self.wakers[worker].wake();
+    }
+
+    pub fn subscribe(&self, channel: &[u8], h: &Arc<ClientHandle>) {
+        lock(&self.pubsub).channels.entry(channel.to_vec()).or_default().push(h.clone());
+    }
+
+    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
+        let mut ps = lock(&self.pubsub);
+        if let Some(v) = ps.channels.get_mut(channel) {
+            v.retain(|h| h.id != id);
+            if v.is_empty() {
+                ps.channels.remove(channel);
+            }
+        }
+    }
+
+    pub fn psubscribe(&self, pattern: &[u8], h: &Arc<ClientHandle>) {
+        lock(&self.pubsub).patterns.push((pattern.to_vec(), h.clone()));
+    }
+
+    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
+        lock(&self.pubsub).patterns.retain(|(p, h)| !(p == pattern && h.id == id));
+    }
+
+    /// PUBLISH: hands the message to every subscriber of `channel` and of a matching pattern,
+    /// on whatever worker they are; returns how many receive it.
+    pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let (direct, by_pattern) = {
+            let ps = lock(&self.pubsub);
+            let direct: Vec<Arc<ClientHandle>> = ps.channels.get(channel).cloned().unwrap_or_default();
+            let by_pattern: Vec<(Vec<u8>, Arc<ClientHandle>)> = ps
+                .patterns
+                .iter()
+                .filter(|(p, _)| cachet_store::glob_match(p, channel, false))
+                .map(|(p, h)| (p.clone(), h.clone()))
+                .collect();
+            (direct, by_pattern)
+        };
+        let (channel, payload): (Arc<[u8]>, Arc<[u8]>) = (channel.into(), payload.into());
+        let size = channel.len() + payload.len();
+        let deliver = |h: &Arc<ClientHandle>, d: Delivery| {
+            let mut inbox = lock(&h.inbox);
+            inbox.items.push(d);
+            inbox.bytes += size;
+            if inbox.bytes > PUBSUB_INBOX_LIMIT {
+                h.killed.store(true, Relaxed);
+            }
+            drop(inbox);
+            self.poke(h.worker, h.slot.load(Relaxed));
+        };
+        for h in &direct {
+            deliver(h, Delivery::Message { channel: channel.clone(), payload: payload.clone() });
+        }
+        for (p, h) in &by_pattern {
+            deliver(
+                h,
+                Delivery::PMessage {
+                    pattern: p.as_slice().into(),
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                },
+            );
+        }
+        direct.len() + by_pattern.len()
+    }
+
+    /// PUBSUB CHANNELS/NUMSUB/NUMPAT.
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        let ps = lock(&self.pubsub);
+        ps.channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| cachet_store::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        lock(&self.pubsub).channels.get(channel).map_or(0, |v| v.len())
+    }
+
+    pub fn numpat(&self) -> usize {
+        let ps = lock(&self.pubsub);
+        let mut pats: Vec<&Vec<u8>> = ps.patterns.iter().map(|(p, _)| p).collect();
+        pats.sort();
+        pats.dedup();
+        pats.len()
     }
 
     /// Slots other workers asked worker `index` to poke.
@@ -343,6 +464,8 @@ impl Node {
             last_cmd: AtomicUsize::new(0),
             tls: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            slot: AtomicUsize::new(usize::MAX),
+            inbox: Mutex::new(Inbox::default()),
         });
         lock(&self.clients).insert(id, h.clone());
         (h, count > self.live().maxclients)

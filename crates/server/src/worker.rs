@@ -71,6 +71,7 @@ impl Service for Worker {
         if over {
             self.node.stats.rejected_connections.fetch_add(1, Relaxed);
         }
+        handle.slot.store(slot, Relaxed);
         let mut conn = Conn::new(kind, &self.node.live(), handle, self.index, over);
         conn.state.slot = slot;
         conn
@@ -129,6 +130,7 @@ impl Service for Worker {
 
     fn closed(&mut self, mut conn: Conn) {
         crate::cmd::tx::unwatch_all(&self.node, &mut conn.state);
+        crate::cmd::pubsub::remove_all(&self.node, &mut conn.state);
         if let Some(b) = conn.state.blocked.take() {
             self.node.unblock(b.db, &b.keys, conn.id());
         }

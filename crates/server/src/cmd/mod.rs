@@ -8,6 +8,7 @@ pub mod blocking;
 mod hash;
 mod keys;
 mod list;
+pub mod pubsub;
 mod server;
 mod set;
 mod string;
@@ -348,6 +349,40 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, -2, 1),
         &["@write", "@sortedset", "@fast", "@blocking"],
     ),
+    spec(
+        "subscribe",
+        -2,
+        pubsub::subscribe,
+        &["pubsub", "noscript", "loading", "stale"],
+        NONE,
+        &["@pubsub", "@slow"],
+    ),
+    spec(
+        "unsubscribe",
+        -1,
+        pubsub::unsubscribe,
+        &["pubsub", "noscript", "loading", "stale"],
+        NONE,
+        &["@pubsub", "@slow"],
+    ),
+    spec(
+        "psubscribe",
+        -2,
+        pubsub::psubscribe,
+        &["pubsub", "noscript", "loading", "stale"],
+        NONE,
+        &["@pubsub", "@slow"],
+    ),
+    spec(
+        "punsubscribe",
+        -1,
+        pubsub::punsubscribe,
+        &["pubsub", "noscript", "loading", "stale"],
+        NONE,
+        &["@pubsub", "@slow"],
+    ),
+    spec("publish", 3, pubsub::publish, &["pubsub", "loading", "stale", "fast"], NONE, &["@pubsub", "@fast"]),
+    spec("pubsub", -2, pubsub::pubsub, &["loading", "stale"], NONE, &["@slow"]),
     spec("del", -2, keys::del, &["write"], KALL, &["@keyspace", "@write", "@slow"]),
     spec("unlink", -2, keys::del, &["write", "fast"], KALL, &["@keyspace", "@write", "@fast"]),
     spec("type", 2, keys::key_type, &["readonly", "fast"], K1, &["@keyspace", "@read", "@fast"]),
@@ -465,6 +500,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
         tx::flag(ctx);
         return ctx.error("OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    if ctx.state.proto == cachet_resp::Protocol::Resp2
+        && pubsub::subscribed(ctx.state)
+        && !pubsub::allowed_when_subscribed(cmd.name)
+    {
+        return ctx.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ));
     }
     if ctx.state.multi.is_some() && !tx::runs_in_multi(cmd.name) {
         return tx::queue(ctx, idx, args);

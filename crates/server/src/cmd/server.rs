@@ -8,6 +8,17 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 pub fn ping(ctx: &mut Ctx, args: Args) {
+    if ctx.state.proto == cachet_resp::Protocol::Resp2
+        && super::pubsub::subscribed(ctx.state)
+        && args.len() <= 2
+    {
+        // In subscribed mode RESP2 PING answers like a message: ["pong", arg or ""].
+        let arg = if args.len() == 2 { args.get(1) } else { b"" };
+        let mut w = ctx.w();
+        w.array(2);
+        w.bulk(b"pong");
+        return w.bulk(arg);
+    }
     match args.len() {
         1 => ctx.w().simple(b"PONG"),
         2 => ctx.w().bulk(args.get(1)),

@@ -1,0 +1,161 @@
+//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//!
+//! Subscriptions live in the node's registry; PUBLISH leaves each message in the subscriber's
+//! inbox (on its client handle) and pokes the subscriber's worker, which encodes the messages
+//! for that client's protocol ([`deliver`]).
+
+use super::Ctx;
+use crate::conn::ClientState;
+use crate::node::{Delivery, Node};
+use cachet_resp::{Args, Protocol, ReplyWriter};
+
+/// Whether the client is in RESP2's subscribed mode (where only a few commands are allowed).
+pub fn subscribed(state: &ClientState) -> bool {
+    !state.subs.is_empty() || !state.psubs.is_empty()
+}
+
+/// The commands RESP2 allows in subscribed mode.
+pub fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
+}
+
+fn count(state: &ClientState) -> i64 {
+    (state.subs.len() + state.psubs.len()) as i64
+}
+
+fn ack(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>) {
+    let n = count(ctx.state);
+    let mut w = ctx.w();
+    w.push(3);
+    w.bulk(kind);
+    match name {
+        Some(c) => w.bulk(c),
+        None => w.null(),
+    }
+    w.integer(n);
+}
+
+pub fn subscribe(ctx: &mut Ctx, args: Args) {
+    for ch in args.iter().skip(1) {
+        if ctx.state.subs.insert(ch.to_vec()) {
+            ctx.node.subscribe(ch, &ctx.state.handle);
+        }
+        ack(ctx, b"subscribe", Some(ch));
+    }
+}
+
+pub fn psubscribe(ctx: &mut Ctx, args: Args) {
+    for p in args.iter().skip(1) {
+        if ctx.state.psubs.insert(p.to_vec()) {
+            ctx.node.psubscribe(p, &ctx.state.handle);
+        }
+        ack(ctx, b"psubscribe", Some(p));
+    }
+}
+
+pub fn unsubscribe(ctx: &mut Ctx, args: Args) {
+    let chans: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|c| c.to_vec()).collect()
+    } else {
+        ctx.state.subs.iter().cloned().collect()
+    };
+    if chans.is_empty() {
+        return ack(ctx, b"unsubscribe", None);
+    }
+    for ch in chans {
+        if ctx.state.subs.remove(&ch) {
+            ctx.node.unsubscribe(&ch, ctx.state.handle.id);
+        }
+        ack(ctx, b"unsubscribe", Some(&ch));
+    }
+}
+
+pub fn punsubscribe(ctx: &mut Ctx, args: Args) {
+    let pats: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|c| c.to_vec()).collect()
+    } else {
+        ctx.state.psubs.iter().cloned().collect()
+    };
+    if pats.is_empty() {
+        return ack(ctx, b"punsubscribe", None);
+    }
+    for p in pats {
+        if ctx.state.psubs.remove(&p) {
+            ctx.node.punsubscribe(&p, ctx.state.handle.id);
+        }
+        ack(ctx, b"punsubscribe", Some(&p));
+    }
+}
+
+pub fn publish(ctx: &mut Ctx, args: Args) {
+    let n = ctx.node.publish(args.get(1), args.get(2));
+    ctx.w().integer(n as i64);
+}
+
+pub fn pubsub(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"channels" if args.len() <= 3 => {
+            let pattern = (args.len() == 3).then(|| args.get(2));
+            let chans = ctx.node.channels(pattern);
+            let mut w = ctx.w();
+            w.array(chans.len());
+            for c in &chans {
+                w.bulk(c);
+            }
+        }
+        b"numsub" => {
+            let counts: Vec<(&[u8], usize)> = args.iter().skip(2).map(|c| (c, ctx.node.numsub(c))).collect();
+            let mut w = ctx.w();
+            w.map(counts.len());
+            for (c, n) in counts {
+                w.bulk(c);
+                w.integer(n as i64);
+            }
+        }
+        b"numpat" if args.len() == 2 => {
+            let n = ctx.node.numpat();
+            ctx.w().integer(n as i64)
+        }
+        b"channels" => ctx.wrong_arity("pubsub|channels"),
+        b"numpat" => ctx.wrong_arity("pubsub|numpat"),
+        _ => ctx.unknown_subcommand(args.get(1), "PUBSUB"),
+    }
+}
+
+/// Encodes the messages waiting in this client's inbox into `out`.
+pub fn deliver(state: &ClientState, proto: Protocol, out: &mut Vec<u8>) {
+    let items = {
+        let mut inbox = state.handle.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        inbox.bytes = 0;
+        std::mem::take(&mut inbox.items)
+    };
+    let mut w = ReplyWriter::new(out, proto);
+    for d in items {
+        match d {
+            Delivery::Message { channel, payload } => {
+                w.push(3);
+                w.bulk(b"message");
+                w.bulk(&channel);
+                w.bulk(&payload);
+            }
+            Delivery::PMessage { pattern, channel, payload } => {
+                w.push(4);
+                w.bulk(b"pmessage");
+                w.bulk(&pattern);
+                w.bulk(&channel);
+                w.bulk(&payload);
+            }
+        }
+    }
+}
+
+/// Drops every subscription of a departing client.
+pub fn remove_all(node: &Node, state: &mut ClientState) {
+    for ch in std::mem::take(&mut state.subs) {
+        node.unsubscribe(&ch, state.handle.id);
+    }
+    for p in std::mem::take(&mut state.psubs) {
+        node.punsubscribe(&p, state.handle.id);
+    }
+}
