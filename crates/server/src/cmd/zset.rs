@@ -385,18 +385,10 @@ enum By {
 }
 
 /// The shared engine of ZRANGE, its older forms and ZRANGESTORE. `lo`/`hi` are the range
-/// arguments as given (for BYSCORE/BYLEX with REV, the caller passes max first, as Redis's
-/// syntax has it). Returns None after replying with an error.
-#[allow(clippy::too_many_arguments)]
-fn range_generic(
-    ctx: &mut Ctx,
-    key: &[u8],
-    lo: &[u8],
-    hi: &[u8],
-    by: By,
-    rev: bool,
-    limit: Option<(i64, i64)>,
-) -> Option<Got<Scored>> {
+/// arguments as given (for BYSCORE/BYLEX with REV, max comes first, as Redis's syntax has it).
+/// Returns None after replying with an error.
+fn range_generic(ctx: &mut Ctx, key: &[u8], lo: &[u8], hi: &[u8], o: &RangeOptions) -> Option<Got<Scored>> {
+    let (by, rev, limit) = (o.by, o.rev, o.limit);
     let range = match by {
         By::Rank => {
             let (Some(a), Some(b)) = (int_arg(lo), int_arg(hi)) else {
@@ -467,7 +459,7 @@ fn reply_range(ctx: &mut Ctx, got: Got<Scored>, withscores: bool) {
 
 pub fn zrange(ctx: &mut Ctx, args: Args) {
     let Some(o) = zrange_options(ctx, &args, 4, true) else { return };
-    if let Some(got) = range_generic(ctx, args.get(1), args.get(2), args.get(3), o.by, o.rev, o.limit) {
+    if let Some(got) = range_generic(ctx, args.get(1), args.get(2), args.get(3), &o) {
         reply_range(ctx, got, o.withscores)
     }
 }
@@ -490,8 +482,9 @@ fn legacy_range(ctx: &mut Ctx, args: Args, by: By, rev: bool) {
         }
         i += 1;
     }
-    if let Some(got) = range_generic(ctx, args.get(1), args.get(2), args.get(3), by, rev, limit) {
-        reply_range(ctx, got, ws)
+    let o = RangeOptions { by, rev, limit, withscores: ws };
+    if let Some(got) = range_generic(ctx, args.get(1), args.get(2), args.get(3), &o) {
+        reply_range(ctx, got, o.withscores)
     }
 }
 
@@ -513,7 +506,7 @@ pub fn zrevrange(ctx: &mut Ctx, args: Args) {
 
 pub fn zrangestore(ctx: &mut Ctx, args: Args) {
     let Some(o) = zrange_options(ctx, &args, 5, false) else { return };
-    let Some(got) = range_generic(ctx, args.get(2), args.get(3), args.get(4), o.by, o.rev, o.limit) else {
+    let Some(got) = range_generic(ctx, args.get(2), args.get(3), args.get(4), &o) else {
         return;
     };
     let items = match got {
