@@ -292,6 +292,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zpopmin", -2, zset::zpopmin, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
     spec("zpopmax", -2, zset::zpopmax, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
     spec("zrandmember", -2, zset::zrandmember, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
+    spec("zunion", -3, zset::zunion, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
+    spec("zinter", -3, zset::zinter, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
+    spec("zdiff", -3, zset::zdiff, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
+    spec("zunionstore", -4, zset::zunionstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zinterstore", -4, zset::zinterstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zdiffstore", -4, zset::zdiffstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
+    spec("zintercard", -3, zset::zintercard, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
+    spec("zmpop", -4, zset::zmpop, &["write"], NONE, &["@write", "@sortedset", "@slow"]),
     spec("zscan", -3, zset::zscan, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
     spec(
         "blpop",
@@ -535,7 +543,8 @@ pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
 /// client's retry must never wake the others, or they would wake each other forever.
 fn fills_key_at(name: &str) -> Option<usize> {
     match name {
-        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" | "zadd" | "zincrby" | "zrangestore" => Some(1),
+        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" | "zadd" | "zincrby" | "zrangestore"
+        | "zunionstore" | "zinterstore" | "zdiffstore" => Some(1),
         "lmove" | "rpoplpush" | "blmove" | "brpoplpush" | "rename" | "renamenx" | "copy" => Some(2),
         _ => None,
     }

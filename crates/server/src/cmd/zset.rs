@@ -686,3 +686,307 @@ pub fn zscan(ctx: &mut Ctx, args: Args) {
         w.bulk(format_score(*s).as_bytes());
     }
 }
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES] from `args[at]`.
+struct Combine<'a> {
+    keys: Vec<&'a [u8]>,
+    weights: Vec<f64>,
+    aggregate: Aggregate,
+    withscores: bool,
+}
+
+fn combine_args<'a>(
+    ctx: &mut Ctx,
+    args: &Args<'a>,
+    at: usize,
+    op: SetOp,
+    store: bool,
+    name: &str,
+) -> Option<Combine<'a>> {
+    let Some(numkeys) = int_arg(args.get(at)) else {
+        ctx.not_an_integer();
+        return None;
+    };
+    if numkeys < 1 {
+        ctx.error(&format!("ERR at least 1 input key is needed for '{name}' command"));
+        return None;
+    }
+    let numkeys = numkeys as usize;
+    if at + 1 + numkeys > args.len() {
+        ctx.syntax_error();
+        return None;
+    }
+    let mut c = Combine {
+        keys: (at + 1..at + 1 + numkeys).map(|i| args.get(i)).collect(),
+        weights: vec![1.0; numkeys],
+        aggregate: Aggregate::Sum,
+        withscores: false,
+    };
+    let mut i = at + 1 + numkeys;
+    while i < args.len() {
+        let opt = args.get(i).to_ascii_lowercase();
+        match opt.as_slice() {
+            b"weights" if op != SetOp::Diff && i + numkeys < args.len() => {
+                for j in 0..numkeys {
+                    let Some(w) = parse_float(args.get(i + 1 + j)) else {
+                        ctx.error("ERR weight value is not a float");
+                        return None;
+                    };
+                    c.weights[j] = w;
+                }
+                i += numkeys;
+            }
+            b"aggregate" if op != SetOp::Diff && i + 1 < args.len() => {
+                c.aggregate = match args.get(i + 1).to_ascii_lowercase().as_slice() {
+                    b"sum" => Aggregate::Sum,
+                    b"min" => Aggregate::Min,
+                    b"max" => Aggregate::Max,
+                    _ => {
+                        ctx.syntax_error();
+                        return None;
+                    }
+                };
+                i += 1;
+            }
+            b"withscores" if !store => c.withscores = true,
+            _ => {
+                ctx.syntax_error();
+                return None;
+            }
+        }
+        i += 1;
+    }
+    Some(c)
+}
+
+/// Snapshots the inputs (sorted sets, or plain sets with score 1; missing = empty) with all
+/// their stripes and `dest`'s held, computes the result and stores it at `dest` when given.
+/// None = WRONGTYPE.
+fn combine(ctx: &mut Ctx, c: &Combine, op: SetOp, dest: Option<&[u8]>) -> Option<ZSet> {
+    let node = ctx.node;
+    let ks = &node.keyspace;
+    let (db, now, l) = (ctx.state.db, ctx.now_ms, limits(ctx));
+    let mut hashes: Vec<u64> = c.keys.iter().map(|k| ks.hash(k)).collect();
+    if let Some(d) = dest {
+        hashes.push(ks.hash(d));
+    }
+    let mut locked = ks.lock_keys(&hashes);
+    let mut inputs: Vec<Vec<(Vec<u8>, f64)>> = Vec::with_capacity(c.keys.len());
+    for (k, &h) in c.keys.iter().zip(&hashes) {
+        inputs.push(match locked.stripe(h).get(db, h, k, now).map(|e| &e.value) {
+            None => Vec::new(),
+            Some(Value::ZSet(z)) => z.iter(false).map(|(m, s)| (m.to_vec(), s)).collect(),
+            Some(Value::Set(s)) => s.members().into_iter().map(|m| (m, 1.0)).collect(),
+            Some(_) => return None,
+        });
+    }
+    let weigh = |s: f64, w: f64| {
+        let v = s * w;
+        if v.is_nan() {
+            0.0
+        } else {
+            v
+        }
+    };
+    let agg = |a: f64, b: f64| {
+        let v = match c.aggregate {
+            Aggregate::Sum => a + b,
+            Aggregate::Min => a.min(b),
+            Aggregate::Max => a.max(b),
+        };
+        if v.is_nan() {
+            0.0
+        } else {
+            v
+        }
+    };
+    let mut acc: std::collections::HashMap<Vec<u8>, f64> = std::collections::HashMap::new();
+    match op {
+        SetOp::Union => {
+            for (input, &w) in inputs.iter().zip(&c.weights) {
+                for (m, s) in input {
+                    let v = weigh(*s, w);
+                    acc.entry(m.clone()).and_modify(|x| *x = agg(*x, v)).or_insert(v);
+                }
+            }
+        }
+        SetOp::Inter => {
+            let maps: Vec<std::collections::HashMap<&[u8], f64>> =
+                inputs.iter().map(|i| i.iter().map(|(m, s)| (m.as_slice(), *s)).collect()).collect();
+            'members: for (m, s) in &inputs[0] {
+                let mut v = weigh(*s, c.weights[0]);
+                for (j, other) in maps.iter().enumerate().skip(1) {
+                    match other.get(m.as_slice()) {
+                        Some(&o) => v = agg(v, weigh(o, c.weights[j])),
+                        None => continue 'members,
+                    }
+                }
+                acc.insert(m.clone(), v);
+            }
+        }
+        SetOp::Diff => {
+            let others: std::collections::HashSet<&[u8]> =
+                inputs.iter().skip(1).flat_map(|i| i.iter().map(|(m, _)| m.as_slice())).collect();
+            for (m, s) in &inputs[0] {
+                if !others.contains(m.as_slice()) {
+                    acc.insert(m.clone(), *s);
+                }
+            }
+        }
+    }
+    let mut out = ZSet::default();
+    for (m, s) in acc {
+        out.insert(&m, s, l);
+    }
+    if let Some(d) = dest {
+        let h = *hashes.last().expect("dest hash");
+        let st = locked.stripe(h);
+        st.remove(db, h, d, now);
+        if !out.is_empty() {
+            st.set(db, h, d, Value::ZSet(Box::new(out.clone())), 0, now);
+        }
+    }
+    Some(out)
+}
+
+fn combine_cmd(ctx: &mut Ctx, args: Args, op: SetOp, store: bool, name: &str) {
+    let at = if store { 2 } else { 1 };
+    let Some(c) = combine_args(ctx, &args, at, op, store, name) else { return };
+    let dest = store.then(|| args.get(1));
+    match combine(ctx, &c, op, dest) {
+        None => ctx.wrongtype(),
+        Some(z) if store => ctx.w().integer(z.len() as i64),
+        Some(z) => {
+            let items: Scored = z.iter(false).map(|(m, s)| (m.to_vec(), s)).collect();
+            write_scored(&mut ctx.w(), &items, c.withscores)
+        }
+    }
+}
+
+pub fn zunion(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Union, false, "zunion")
+}
+pub fn zinter(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Inter, false, "zinter")
+}
+pub fn zdiff(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Diff, false, "zdiff")
+}
+pub fn zunionstore(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Union, true, "zunionstore")
+}
+pub fn zinterstore(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Inter, true, "zinterstore")
+}
+pub fn zdiffstore(ctx: &mut Ctx, args: Args) {
+    combine_cmd(ctx, args, SetOp::Diff, true, "zdiffstore")
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]. (Its numkeys errors are ZINTER's, not
+/// SINTERCARD's, as in Redis.)
+pub fn zintercard(ctx: &mut Ctx, args: Args) {
+    let numkeys = match int_arg(args.get(1)) {
+        Some(n) if n > 0 => n as usize,
+        Some(_) => return ctx.error("ERR at least 1 input key is needed for 'zintercard' command"),
+        None => return ctx.not_an_integer(),
+    };
+    if 2 + numkeys > args.len() {
+        return ctx.syntax_error();
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < args.len() {
+        if args.get(i).eq_ignore_ascii_case(b"limit") && i + 1 < args.len() {
+            match int_arg(args.get(i + 1)) {
+                Some(l) if l >= 0 => limit = l as usize,
+                _ => return ctx.error("ERR LIMIT can't be negative"),
+            }
+            i += 2;
+        } else {
+            return ctx.syntax_error();
+        }
+    }
+    let c = Combine {
+        keys: (2..2 + numkeys).map(|i| args.get(i)).collect(),
+        weights: vec![1.0; numkeys],
+        aggregate: Aggregate::Sum,
+        withscores: false,
+    };
+    match combine(ctx, &c, SetOp::Inter, None) {
+        None => ctx.wrongtype(),
+        Some(z) => {
+            let n = if limit > 0 { z.len().min(limit) } else { z.len() };
+            ctx.w().integer(n as i64)
+        }
+    }
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: [key, [[member, score], ...]].
+pub fn zmpop(ctx: &mut Ctx, args: Args) {
+    let numkeys = match int_arg(args.get(1)) {
+        Some(n) if n > 0 => n as usize,
+        _ => return ctx.error("ERR numkeys should be greater than 0"),
+    };
+    if 2 + numkeys >= args.len() {
+        return ctx.syntax_error();
+    }
+    let max = match args.get(2 + numkeys).to_ascii_lowercase().as_slice() {
+        b"min" => false,
+        b"max" => true,
+        _ => return ctx.syntax_error(),
+    };
+    let mut count = 1usize;
+    let mut i = 3 + numkeys;
+    while i < args.len() {
+        if args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
+            match int_arg(args.get(i + 1)) {
+                Some(c) if c > 0 => count = c as usize,
+                _ => return ctx.error("ERR count should be greater than 0"),
+            }
+            i += 2;
+        } else {
+            return ctx.syntax_error();
+        }
+    }
+    for k in 2..2 + numkeys {
+        let key = args.get(k);
+        let got = write(ctx, key, false, |z, _| {
+            let items: Scored = z.iter(max).take(count).map(|(m, s)| (m.to_vec(), s)).collect();
+            for (m, _) in &items {
+                z.remove(m);
+            }
+            items
+        });
+        match got {
+            Got::WrongType => return ctx.wrongtype(),
+            Got::Missing => continue,
+            Got::Z(items) => {
+                let mut w = ctx.w();
+                w.array(2);
+                w.bulk(key);
+                w.array(items.len());
+                for (m, s) in &items {
+                    w.array(2);
+                    w.bulk(m);
+                    double(&mut w, *s);
+                }
+                return;
+            }
+        }
+    }
+    ctx.w().null_array();
+}
