@@ -237,6 +237,10 @@ CASES = [
     ["WATCH", "t1", "t2"], ["UNWATCH"], ["SET", "t1", "9"], ["MULTI"], ["INCR", "t1"], ["EXEC"],
     ["WATCH", "nokey"], ["MULTI"], ["SET", "nokey", "x"], ["EXEC"], ["MULTI"], ["FLUSHDB"], ["DBSIZE"], ["EXEC"],
     ["MULTI"], ["SET", "a", "1"], ["SADD", "a", "x"], ["GET", "a"], ["EXEC"], ["MULTI"], ["EXEC"],
+    # server commands (TIME and LASTSAVE differ in value by nature and are not compared)
+    ["COMMAND", "GETKEYS", "SET", "k", "v"], ["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"], ["COMMAND", "GETKEYS", "PING"], ["COMMAND", "GETKEYS", "PING", "x"], ["COMMAND", "GETKEYS", "GET", "a", "b"],
+    ["COMMAND", "GETKEYS", "NOSUCH", "x"], ["COMMAND", "GETKEYS", "GET"], ["COMMAND", "GETKEYS"], ["TIME", "x"], ["LASTSAVE", "x"],
+    ["SELECT", "3"], ["MULTI"], ["SET", "rk", "1"], ["RESET"], ["EXEC"], ["GET", "rk"], ["CLIENT", "GETNAME"], ["RESET", "x"],
     # connection and server
     ["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", "x"], ["ECHO"], ["GET"], ["FOO", "a", "b"], ["AUTH", "x"], ["AUTH", "a", "b"],
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],

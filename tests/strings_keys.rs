@@ -169,3 +169,26 @@ both_backends! {
         assert!(none.is_empty());
     }
 }
+
+#[test]
+fn time_lastsave_and_reset_report_and_restore_as_redis() {
+    // Shows TIME is [seconds, microseconds] of the wall clock, LASTSAVE is the start time (no
+    // save ever happens), and RESET returns a connection to its first state.
+    let srv = start("uring", &[]);
+    let mut c = srv.tls_client().get_connection().unwrap();
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(&mut c).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(secs.abs_diff(now) <= 5 && micros < 1_000_000, "{secs} {micros} vs {now}");
+    let last: u64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+    assert!(last <= secs && secs - last < 600);
+    let _: () = redis::cmd("SELECT").arg(5).query(&mut c).unwrap();
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("before").query(&mut c).unwrap();
+    let reply: String = redis::cmd("RESET").query(&mut c).unwrap();
+    assert_eq!(reply, "RESET");
+    let name: Option<String> = redis::cmd("CLIENT").arg("GETNAME").query(&mut c).unwrap();
+    assert_eq!(name, None);
+    let _: () = redis::cmd("SET").arg("where").arg("db0").query(&mut c).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
+    let v: String = redis::cmd("GET").arg("where").query(&mut c).unwrap();
+    assert_eq!(v, "db0", "RESET went back to db 0");
+}

@@ -451,6 +451,23 @@ pub static COMMANDS: &[CommandSpec] = &[
         NONE,
         &["@fast", "@connection"],
     )),
+    spec("time", 1, server::time, &["loading", "stale", "fast"], NONE, &["@fast"]),
+    spec(
+        "lastsave",
+        1,
+        server::lastsave,
+        &["loading", "stale", "fast"],
+        NONE,
+        &["@fast", "@admin", "@dangerous"],
+    ),
+    no_auth(spec(
+        "reset",
+        1,
+        server::reset,
+        &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"],
+        NONE,
+        &["@fast", "@connection"],
+    )),
     spec("command", -1, server::command, &["loading", "stale"], NONE, &["@slow", "@connection"]),
     spec("info", -1, server::info, &["loading", "stale"], NONE, &["@slow", "@dangerous"]),
     spec(

@@ -30,6 +30,35 @@ pub fn echo(ctx: &mut Ctx, args: Args) {
     ctx.w().bulk(args.get(1));
 }
 
+pub fn time(ctx: &mut Ctx, _args: Args) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut w = ctx.w();
+    w.array(2);
+    w.bulk_integer(now.as_secs() as i64);
+    w.bulk_integer(now.subsec_micros() as i64);
+}
+
+/// LASTSAVE: cachet never saves, so the time it started (what Redis reports before a first save).
+pub fn lastsave(ctx: &mut Ctx, _args: Args) {
+    let started = ctx.node.now_ms().saturating_sub(ctx.node.started.elapsed().as_millis() as u64) / 1000;
+    ctx.w().integer(started as i64);
+}
+
+/// RESET: back to a fresh connection's state (Redis 6.2+): no transaction, no watches, no
+/// subscriptions, db 0, RESP2, no name, and unauthenticated when a password is required.
+pub fn reset(ctx: &mut Ctx, _args: Args) {
+    ctx.state.multi = None;
+    super::tx::unwatch_all(ctx.node, ctx.state);
+    super::pubsub::remove_all(ctx.node, ctx.state);
+    ctx.state.db = 0;
+    ctx.state.handle.db.store(0, Relaxed);
+    ctx.state.proto = Protocol::Resp2;
+    ctx.state.handle.resp.store(2, Relaxed);
+    lock(&ctx.state.handle.name).clear();
+    ctx.state.authenticated = ctx.live.requirepass.is_none();
+    ctx.w().simple(b"RESET");
+}
+
 pub fn quit(ctx: &mut Ctx, _args: Args) {
     ctx.w().ok();
     ctx.state.closing = true;
@@ -201,6 +230,32 @@ pub fn command(ctx: &mut Ctx, args: Args) {
             // Documentation text is not carried; clients use DOCS only for hints.
             ctx.w().map(0);
         }
+        b"getkeys" if args.len() >= 4 => {
+            let Some(idx) = super::lookup(args.get(2)) else {
+                return ctx.error("ERR Invalid command specified");
+            };
+            let c = &COMMANDS[idx];
+            let argc = (args.len() - 2) as i32;
+            if (c.arity > 0 && argc != c.arity) || argc < -c.arity {
+                return ctx.error("ERR Invalid number of arguments specified for command");
+            }
+            if c.first_key == 0 {
+                return ctx.error("ERR The command has no key arguments");
+            }
+            let last = if c.last_key < 0 { argc + c.last_key } else { c.last_key };
+            let mut keys = Vec::new();
+            let mut i = c.first_key;
+            while i <= last && i < argc {
+                keys.push(args.get(2 + i as usize));
+                i += c.step.max(1);
+            }
+            let mut w = ctx.w();
+            w.array(keys.len());
+            for k in keys {
+                w.bulk(k);
+            }
+        }
+        b"getkeys" => ctx.wrong_arity("command|getkeys"),
         b"count" => ctx.wrong_arity("command|count"),
         _ => ctx.unknown_subcommand(args.get(1), "COMMAND"),
     }

@@ -33,7 +33,7 @@ pub struct Watched {
 
 /// The transaction commands run at once even inside MULTI.
 pub fn runs_in_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "unwatch")
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "unwatch" | "reset")
 }
 
 /// Marks the open transaction as failed (a command was rejected while queueing).
