@@ -182,26 +182,19 @@ impl Conn {
             return self.flow();
         }
         if data.is_empty() {
-            // A poke: messages published for this client, then (another worker may have filled its key), or
-            // resume requests set aside after a stall; both continue with the query buffer.
+            // A poke from another worker or from the runtime: deliver messages published for
+            // this client; retry a blocked command (its key may have been filled); and, once
+            // nothing blocks, run the requests waiting in the query buffer (behind the blocked
+            // command, or set aside after a stall).
             if crate::cmd::pubsub::subscribed(&self.state) {
                 crate::cmd::pubsub::deliver(&self.state, self.state.proto, &mut self.replies);
             }
-            if self.state.blocked.is_some() {
+            let was_blocked = self.state.blocked.is_some();
+            if was_blocked {
                 crate::cmd::blocking::retry(node, ws, &mut self.state, &mut self.replies);
-                if self.state.blocked.is_none() {
-                    consume(
-                        node,
-                        ws,
-                        &mut self.parser,
-                        &mut self.query,
-                        &mut self.replies,
-                        &mut self.state,
-                        &[],
-                    );
-                }
-            } else if self.state.stalled {
-                consume(node, ws, &mut self.parser, &mut self.query, &mut self.replies, &mut self.state, &[]);
+            }
+            if self.state.blocked.is_none() && (was_blocked || self.state.stalled) {
+                self.consume(node, ws, &[]);
             }
             return self.flow();
         }
@@ -241,15 +234,7 @@ impl Conn {
         match &mut self.transport {
             Transport::Plain => {
                 ws.net_input_bytes.fetch_add(data.len() as u64, Relaxed);
-                consume(
-                    node,
-                    ws,
-                    &mut self.parser,
-                    &mut self.query,
-                    &mut self.replies,
-                    &mut self.state,
-                    data,
-                );
+                self.consume(node, ws, data);
             }
             Transport::Tls(session) => {
                 let was_handshaking = session.phase() == Phase::Handshaking;
@@ -308,6 +293,12 @@ impl Conn {
             Transport::Sniffing { .. } => unreachable!("settled above"),
         }
         self.flow()
+    }
+
+    /// Plaintext that arrived (or, with nothing, the query buffer's backlog) through
+    /// [`consume`]. The TLS path calls `consume` itself, from inside the session's read.
+    fn consume(&mut self, node: &Node, ws: &WorkerStats, data: &[u8]) {
+        consume(node, ws, &mut self.parser, &mut self.query, &mut self.replies, &mut self.state, data);
     }
 
     fn flow(&self) -> Flow {

@@ -1,57 +1,30 @@
 //! Hash commands: the H* family.
 
+use super::collection::{self, Got};
 use super::{int_arg, Ctx};
 use cachet_resp::{Args, ReplyWriter};
-use cachet_store::{Hash, PackLimits, Value};
+use cachet_store::{Hash, PackLimits};
+
+fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Hash) -> T) -> Got<T> {
+    collection::read(ctx, key, f)
+}
+
+/// Changes the hash at `key`; `f` also gets the packed-encoding limits in force.
+fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut Hash, PackLimits) -> T) -> Got<T> {
+    let l =
+        PackLimits { entries: ctx.live.hash_max_listpack_entries, value: ctx.live.hash_max_listpack_value };
+    collection::write(ctx, key, create, |h| f(h, l))
+}
 
 const NOT_INT: &str = "ERR hash value is not an integer";
 const NOT_FLOAT: &str = "ERR hash value is not a float";
-
-enum Got<T> {
-    WrongType,
-    Missing,
-    Hash(T),
-}
-
-/// Reads the hash at `key` with its stripe locked.
-fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Hash) -> T) -> Got<T> {
-    ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
-        None => Got::Missing,
-        Some(e) => match &e.value {
-            Value::Hash(hash) => Got::Hash(f(hash)),
-            _ => Got::WrongType,
-        },
-    })
-}
-
-/// Changes the hash at `key` (created when `create`), with its stripe locked; an emptied hash
-/// is deleted. `None` when the key is missing and not created.
-fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut Hash, PackLimits) -> T) -> Got<T> {
-    let limits =
-        PackLimits { entries: ctx.live.hash_max_listpack_entries, value: ctx.live.hash_max_listpack_value };
-    ctx.with_key(key, |s, h, db, now| {
-        match s.get(db, h, key, now) {
-            Some(e) if !matches!(e.value, Value::Hash(_)) => return Got::WrongType,
-            None if !create => return Got::Missing,
-            None => {
-                s.set(db, h, key, Value::Hash(Box::default()), 0, now);
-            }
-            Some(_) => {}
-        }
-        let r = s.update(db, h, key, now, |e| match &mut e.value {
-            Value::Hash(hash) => f(hash, limits),
-            _ => unreachable!("checked above"),
-        });
-        Got::Hash(r.expect("present"))
-    })
-}
 
 macro_rules! reply {
     ($ctx:expr, $got:expr, |$v:pat_param| $ok:expr, missing: $missing:expr) => {
         match $got {
             Got::WrongType => $ctx.wrongtype(),
             Got::Missing => $missing,
-            Got::Hash($v) => $ok,
+            Got::Found($v) => $ok,
         }
     };
 }
@@ -102,7 +75,7 @@ pub fn hmget(ctx: &mut Ctx, args: Args) {
     let vals = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => vec![None; fields.len()],
-        Got::Hash(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(vals.len());
@@ -162,7 +135,7 @@ fn hgetall_generic(ctx: &mut Ctx, args: Args, keys: bool, vals: bool) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing if keys && vals => ctx.w().map(0),
         Got::Missing => ctx.w().array(0),
-        Got::Hash(bytes) => ctx.out.extend_from_slice(&bytes),
+        Got::Found(bytes) => ctx.out.extend_from_slice(&bytes),
     }
 }
 
@@ -267,7 +240,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing if count.is_none() => return ctx.w().null(),
         Got::Missing => return ctx.w().array(0),
-        Got::Hash(p) => p,
+        Got::Found(p) => p,
     };
     let resp3 = ctx.state.proto == cachet_resp::Protocol::Resp3;
     let mut w = ctx.w();
@@ -306,7 +279,7 @@ pub fn hscan(ctx: &mut Ctx, args: Args) {
     let items = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::Hash(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(2);

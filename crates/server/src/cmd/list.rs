@@ -1,5 +1,6 @@
 //! List commands: the L*/R* family (the blocking forms come with cross-worker wake-ups).
 
+use super::collection::{self, Got};
 use super::{int_arg, Ctx};
 use cachet_resp::Args;
 use cachet_store::Value;
@@ -7,39 +8,12 @@ use std::collections::VecDeque;
 
 type List = VecDeque<Box<[u8]>>;
 
-enum Got<T> {
-    WrongType,
-    Missing,
-    List(T),
-}
-
 fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&List) -> T) -> Got<T> {
-    ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
-        None => Got::Missing,
-        Some(e) => match &e.value {
-            Value::List(l) => Got::List(f(l)),
-            _ => Got::WrongType,
-        },
-    })
+    collection::read(ctx, key, f)
 }
 
-/// Changes the list at `key` (created when `create`); an emptied list is deleted.
 fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut List) -> T) -> Got<T> {
-    ctx.with_key(key, |s, h, db, now| {
-        match s.get(db, h, key, now) {
-            Some(e) if !matches!(e.value, Value::List(_)) => return Got::WrongType,
-            None if !create => return Got::Missing,
-            None => {
-                s.set(db, h, key, Value::List(Box::default()), 0, now);
-            }
-            Some(_) => {}
-        }
-        let r = s.update(db, h, key, now, |e| match &mut e.value {
-            Value::List(l) => f(l),
-            _ => unreachable!("checked above"),
-        });
-        Got::List(r.expect("present"))
-    })
+    collection::write(ctx, key, create, f)
 }
 
 fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
@@ -57,7 +31,7 @@ fn push(ctx: &mut Ctx, args: Args, left: bool, only_existing: bool) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::List(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -86,8 +60,8 @@ fn pop(ctx: &mut Ctx, args: Args, left: bool) {
         (Got::WrongType, _) => ctx.wrongtype(),
         (Got::Missing, None) => ctx.w().null(),
         (Got::Missing, Some(_)) => ctx.w().null_array(),
-        (Got::List(items), None) => ctx.w().bulk(&items[0]),
-        (Got::List(items), Some(_)) => {
+        (Got::Found(items), None) => ctx.w().bulk(&items[0]),
+        (Got::Found(items), Some(_)) => {
             let mut w = ctx.w();
             w.array(items.len());
             for it in &items {
@@ -109,7 +83,7 @@ pub(super) fn pop_one(ctx: &mut Ctx, key: &[u8], left: bool) -> Result<Option<Bo
     match write(ctx, key, false, |l| if left { l.pop_front() } else { l.pop_back() }) {
         Got::WrongType => Err(()),
         Got::Missing => Ok(None),
-        Got::List(v) => Ok(v),
+        Got::Found(v) => Ok(v),
     }
 }
 
@@ -117,7 +91,7 @@ pub fn llen(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |l| l.len()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::List(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -146,7 +120,7 @@ pub fn lrange(ctx: &mut Ctx, args: Args) {
     let items = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::List(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(items.len());
@@ -164,7 +138,7 @@ pub fn lindex(ctx: &mut Ctx, args: Args) {
     let Some(i) = int_arg(args.get(2)) else { return ctx.not_an_integer() };
     match read(ctx, args.get(1), |l| index(l.len(), i).map(|i| l[i].to_vec())) {
         Got::WrongType => ctx.wrongtype(),
-        Got::List(Some(v)) => ctx.w().bulk(&v),
+        Got::Found(Some(v)) => ctx.w().bulk(&v),
         _ => ctx.w().null(),
     }
 }
@@ -175,8 +149,8 @@ pub fn lset(ctx: &mut Ctx, args: Args) {
     match write(ctx, args.get(1), false, |l| index(l.len(), i).map(|i| l[i] = v.into()).is_some()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.error("ERR no such key"),
-        Got::List(false) => ctx.error("ERR index out of range"),
-        Got::List(true) => ctx.w().ok(),
+        Got::Found(false) => ctx.error("ERR index out of range"),
+        Got::Found(true) => ctx.w().ok(),
     }
 }
 
@@ -197,7 +171,7 @@ pub fn linsert(ctx: &mut Ctx, args: Args) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::List(n) => ctx.w().integer(n),
+        Got::Found(n) => ctx.w().integer(n),
     }
 }
 
@@ -232,7 +206,7 @@ pub fn lrem(ctx: &mut Ctx, args: Args) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::List(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -318,7 +292,7 @@ pub fn lpos(ctx: &mut Ctx, args: Args) {
     let found = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::List(f) => f,
+        Got::Found(f) => f,
     };
     let mut w = ctx.w();
     match count {
@@ -480,7 +454,7 @@ pub(super) fn mpop(ctx: &mut Ctx, keys: &[&[u8]], left: bool, count: usize) -> R
         match got {
             Got::WrongType => return Err(()),
             Got::Missing => continue,
-            Got::List(items) => {
+            Got::Found(items) => {
                 let mut w = ctx.w();
                 w.array(2);
                 w.bulk(key);

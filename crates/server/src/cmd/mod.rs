@@ -5,6 +5,7 @@
 //! Names are matched case-insensitively through a stack buffer (no allocation).
 
 pub mod blocking;
+mod collection;
 mod hash;
 mod keys;
 mod list;

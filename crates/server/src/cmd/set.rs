@@ -1,47 +1,22 @@
 //! Set commands: the S* family.
 
+use super::collection::{self, Got};
 use super::{int_arg, Ctx};
 use cachet_resp::{Args, ReplyWriter};
 use cachet_store::{Set, Value};
 
-enum Got<T> {
-    WrongType,
-    Missing,
-    Set(T),
+fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Set) -> T) -> Got<T> {
+    collection::read(ctx, key, f)
+}
+
+/// Changes the set at `key`; `f` also gets `set-max-intset-entries`.
+fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut Set, usize) -> T) -> Got<T> {
+    let max = max_ints(ctx);
+    collection::write(ctx, key, create, |s| f(s, max))
 }
 
 fn max_ints(ctx: &Ctx) -> usize {
     ctx.live.set_max_intset_entries
-}
-
-fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&Set) -> T) -> Got<T> {
-    ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
-        None => Got::Missing,
-        Some(e) => match &e.value {
-            Value::Set(set) => Got::Set(f(set)),
-            _ => Got::WrongType,
-        },
-    })
-}
-
-/// Changes the set at `key` (created when `create`); an emptied set is deleted.
-fn write<T>(ctx: &mut Ctx, key: &[u8], create: bool, f: impl FnOnce(&mut Set, usize) -> T) -> Got<T> {
-    let max = max_ints(ctx);
-    ctx.with_key(key, |s, h, db, now| {
-        match s.get(db, h, key, now) {
-            Some(e) if !matches!(e.value, Value::Set(_)) => return Got::WrongType,
-            None if !create => return Got::Missing,
-            None => {
-                s.set(db, h, key, Value::Set(Box::default()), 0, now);
-            }
-            Some(_) => {}
-        }
-        let r = s.update(db, h, key, now, |e| match &mut e.value {
-            Value::Set(set) => f(set, max),
-            _ => unreachable!("checked above"),
-        });
-        Got::Set(r.expect("present"))
-    })
 }
 
 fn write_members(w: &mut ReplyWriter, members: &[Vec<u8>], as_set: bool) {
@@ -60,7 +35,7 @@ pub fn sadd(ctx: &mut Ctx, args: Args) {
     match write(ctx, args.get(1), true, |s, max| members.iter().filter(|m| s.add(m, max)).count()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => unreachable!("created"),
-        Got::Set(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -69,7 +44,7 @@ pub fn srem(ctx: &mut Ctx, args: Args) {
     match write(ctx, args.get(1), false, |s, _| members.iter().filter(|m| s.remove(m)).count()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Set(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -77,7 +52,7 @@ pub fn smembers(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |s| s.members()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().set(0),
-        Got::Set(m) => write_members(&mut ctx.w(), &m, true),
+        Got::Found(m) => write_members(&mut ctx.w(), &m, true),
     }
 }
 
@@ -86,7 +61,7 @@ pub fn sismember(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |s| s.contains(m)) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Set(b) => ctx.w().integer(b as i64),
+        Got::Found(b) => ctx.w().integer(b as i64),
     }
 }
 
@@ -95,7 +70,7 @@ pub fn smismember(ctx: &mut Ctx, args: Args) {
     let found = match read(ctx, args.get(1), |s| members.iter().map(|m| s.contains(m)).collect::<Vec<_>>()) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => vec![false; members.len()],
-        Got::Set(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(found.len());
@@ -108,7 +83,7 @@ pub fn scard(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |s| s.len()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Set(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -162,8 +137,8 @@ pub fn srandmember(ctx: &mut Ctx, args: Args) {
         (Got::WrongType, _) => ctx.wrongtype(),
         (Got::Missing, None) => ctx.w().null(),
         (Got::Missing, Some(_)) => ctx.w().array(0),
-        (Got::Set(m), None) => ctx.w().bulk(&m[0]),
-        (Got::Set(m), Some(_)) => write_members(&mut ctx.w(), &m, false),
+        (Got::Found(m), None) => ctx.w().bulk(&m[0]),
+        (Got::Found(m), Some(_)) => write_members(&mut ctx.w(), &m, false),
     }
 }
 
@@ -187,8 +162,8 @@ pub fn spop(ctx: &mut Ctx, args: Args) {
         (Got::WrongType, _) => ctx.wrongtype(),
         (Got::Missing, None) => ctx.w().null(),
         (Got::Missing, Some(_)) => ctx.w().set(0),
-        (Got::Set(m), None) => ctx.w().bulk(&m[0]),
-        (Got::Set(m), Some(_)) => write_members(&mut ctx.w(), &m, true),
+        (Got::Found(m), None) => ctx.w().bulk(&m[0]),
+        (Got::Found(m), Some(_)) => write_members(&mut ctx.w(), &m, true),
     }
 }
 
@@ -385,7 +360,7 @@ pub fn sscan(ctx: &mut Ctx, args: Args) {
     let members = match read(ctx, args.get(1), |s| s.members()) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::Set(m) => m,
+        Got::Found(m) => m,
     };
     let members: Vec<Vec<u8>> = members
         .into_iter()

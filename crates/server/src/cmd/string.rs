@@ -185,14 +185,19 @@ pub fn mget(ctx: &mut Ctx, args: Args) {
     }
 }
 
-pub fn mset(ctx: &mut Ctx, args: Args) {
+/// MSET/MSETNX's key/value pairs, or None after the arity error.
+fn kv_pairs<'a>(ctx: &mut Ctx, args: &Args<'a>, name: &str) -> Option<Vec<(&'a [u8], &'a [u8])>> {
     if args.len().is_multiple_of(2) {
-        return ctx.wrong_arity("mset");
+        ctx.wrong_arity(name);
+        return None;
     }
+    Some((1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect())
+}
+
+pub fn mset(ctx: &mut Ctx, args: Args) {
+    let Some(pairs) = kv_pairs(ctx, &args, "mset") else { return };
     let node = ctx.node;
     let ks = &node.keyspace;
-    let pairs: Vec<(&[u8], &[u8])> =
-        (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect();
     let hashes: Vec<u64> = pairs.iter().map(|(k, _)| ks.hash(k)).collect();
     let mut locked = ks.lock_keys(&hashes);
     let (db, now) = (ctx.state.db, ctx.now_ms);
@@ -494,13 +499,9 @@ pub fn psetex(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn msetnx(ctx: &mut Ctx, args: Args) {
-    if args.len().is_multiple_of(2) {
-        return ctx.wrong_arity("msetnx");
-    }
+    let Some(pairs) = kv_pairs(ctx, &args, "msetnx") else { return };
     let node = ctx.node;
     let ks = &node.keyspace;
-    let pairs: Vec<(&[u8], &[u8])> =
-        (1..args.len()).step_by(2).map(|i| (args.get(i), args.get(i + 1))).collect();
     let hashes: Vec<u64> = pairs.iter().map(|(k, _)| ks.hash(k)).collect();
     let (db, now) = (ctx.state.db, ctx.now_ms);
     let mut locked = ks.lock_keys(&hashes);

@@ -1,35 +1,20 @@
 //! Sorted-set commands: the Z* family (ZUNION/ZINTER/ZDIFF, ZMPOP and the blocking forms come
 //! later).
 
+use super::collection::{self, Got};
 use super::string::parse_float;
 use super::{int_arg, Ctx};
 use cachet_resp::{Args, Protocol, ReplyWriter};
 use cachet_store::{format_score, Value, ZSet};
 
-enum Got<T> {
-    WrongType,
-    Missing,
-    Z(T),
-}
-
 /// Members with their scores, in reply order.
 type Scored = Vec<(Vec<u8>, f64)>;
 
-fn limits(ctx: &Ctx) -> (usize, usize) {
-    (ctx.live.zset_max_listpack_entries, ctx.live.zset_max_listpack_value)
-}
-
 fn read<T>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&ZSet) -> T) -> Got<T> {
-    ctx.with_key(key, |s, h, db, now| match s.get(db, h, key, now) {
-        None => Got::Missing,
-        Some(e) => match &e.value {
-            Value::ZSet(z) => Got::Z(f(z)),
-            _ => Got::WrongType,
-        },
-    })
+    collection::read(ctx, key, f)
 }
 
-/// Changes the sorted set at `key` (created when `create`); an emptied one is deleted.
+/// Changes the sorted set at `key`; `f` also gets the packed-encoding limits in force.
 fn write<T>(
     ctx: &mut Ctx,
     key: &[u8],
@@ -37,21 +22,11 @@ fn write<T>(
     f: impl FnOnce(&mut ZSet, (usize, usize)) -> T,
 ) -> Got<T> {
     let l = limits(ctx);
-    ctx.with_key(key, |s, h, db, now| {
-        match s.get(db, h, key, now) {
-            Some(e) if !matches!(e.value, Value::ZSet(_)) => return Got::WrongType,
-            None if !create => return Got::Missing,
-            None => {
-                s.set(db, h, key, Value::ZSet(Box::default()), 0, now);
-            }
-            Some(_) => {}
-        }
-        let r = s.update(db, h, key, now, |e| match &mut e.value {
-            Value::ZSet(z) => f(z, l),
-            _ => unreachable!("checked above"),
-        });
-        Got::Z(r.expect("present"))
-    })
+    collection::write(ctx, key, create, |z| f(z, l))
+}
+
+fn limits(ctx: &Ctx) -> (usize, usize) {
+    (ctx.live.zset_max_listpack_entries, ctx.live.zset_max_listpack_value)
 }
 
 fn double(w: &mut ReplyWriter, v: f64) {
@@ -251,12 +226,12 @@ pub fn zadd(ctx: &mut Ctx, args: Args) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => unreachable!("created"),
-        Got::Z(Err(())) => ctx.error("ERR resulting score is not a number (NaN)"),
-        Got::Z(Ok((_, _, last))) if incr => match last {
+        Got::Found(Err(())) => ctx.error("ERR resulting score is not a number (NaN)"),
+        Got::Found(Ok((_, _, last))) if incr => match last {
             Some(s) => double(&mut ctx.w(), s),
             None => ctx.w().null(),
         },
-        Got::Z(Ok((added, changed, _))) => ctx.w().integer(if ch { added + changed } else { added }),
+        Got::Found(Ok((added, changed, _))) => ctx.w().integer(if ch { added + changed } else { added }),
     }
 }
 
@@ -273,7 +248,7 @@ pub fn zincrby(ctx: &mut Ctx, args: Args) {
     });
     match got {
         Got::WrongType => ctx.wrongtype(),
-        Got::Z(Some(s)) => double(&mut ctx.w(), s),
+        Got::Found(Some(s)) => double(&mut ctx.w(), s),
         _ => ctx.error("ERR resulting score is not a number (NaN)"),
     }
 }
@@ -283,7 +258,7 @@ pub fn zrem(ctx: &mut Ctx, args: Args) {
     match write(ctx, args.get(1), false, |z, _| members.iter().filter(|m| z.remove(m).is_some()).count()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Z(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -291,7 +266,7 @@ pub fn zcard(ctx: &mut Ctx, args: Args) {
     match read(ctx, args.get(1), |z| z.len()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Z(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -299,7 +274,7 @@ pub fn zscore(ctx: &mut Ctx, args: Args) {
     let m = args.get(2);
     match read(ctx, args.get(1), |z| z.score(m)) {
         Got::WrongType => ctx.wrongtype(),
-        Got::Z(Some(s)) => double(&mut ctx.w(), s),
+        Got::Found(Some(s)) => double(&mut ctx.w(), s),
         _ => ctx.w().null(),
     }
 }
@@ -309,7 +284,7 @@ pub fn zmscore(ctx: &mut Ctx, args: Args) {
     let scores = match read(ctx, args.get(1), |z| members.iter().map(|m| z.score(m)).collect::<Vec<_>>()) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => vec![None; members.len()],
-        Got::Z(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(scores.len());
@@ -325,7 +300,7 @@ fn rank_generic(ctx: &mut Ctx, args: Args, rev: bool) {
     let m = args.get(2);
     match read(ctx, args.get(1), |z| z.rank(m, rev)) {
         Got::WrongType => ctx.wrongtype(),
-        Got::Z(Some(r)) => ctx.w().integer(r as i64),
+        Got::Found(Some(r)) => ctx.w().integer(r as i64),
         _ => ctx.w().null(),
     }
 }
@@ -361,7 +336,7 @@ fn count_in(ctx: &mut Ctx, key: &[u8], range: Range) {
     match read(ctx, key, |z| select(z, &range, false, None).len()) {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Z(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -453,7 +428,7 @@ fn reply_range(ctx: &mut Ctx, got: Got<Scored>, withscores: bool) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().array(0),
-        Got::Z(items) => write_scored(&mut ctx.w(), &items, withscores),
+        Got::Found(items) => write_scored(&mut ctx.w(), &items, withscores),
     }
 }
 
@@ -512,7 +487,7 @@ pub fn zrangestore(ctx: &mut Ctx, args: Args) {
     let items = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::Z(v) => v,
+        Got::Found(v) => v,
     };
     let dst = args.get(1);
     let n = items.len();
@@ -541,7 +516,7 @@ fn remrange(ctx: &mut Ctx, key: &[u8], range: Range) {
     match got {
         Got::WrongType => ctx.wrongtype(),
         Got::Missing => ctx.w().integer(0),
-        Got::Z(n) => ctx.w().integer(n as i64),
+        Got::Found(n) => ctx.w().integer(n as i64),
     }
 }
 
@@ -577,7 +552,7 @@ fn pop_generic(ctx: &mut Ctx, args: Args, max: bool) {
     let items = match got {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::Z(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     if count.is_none() {
@@ -604,7 +579,7 @@ pub(super) fn pop_one(ctx: &mut Ctx, key: &[u8], max: bool) -> Result<Option<(Ve
     match got {
         Got::WrongType => Err(()),
         Got::Missing => Ok(None),
-        Got::Z(v) => Ok(v),
+        Got::Found(v) => Ok(v),
     }
 }
 
@@ -657,8 +632,8 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) {
         (Got::WrongType, _) => ctx.wrongtype(),
         (Got::Missing, None) => ctx.w().null(),
         (Got::Missing, Some(_)) => ctx.w().array(0),
-        (Got::Z(items), None) => ctx.w().bulk(&items[0].0),
-        (Got::Z(items), Some(_)) => write_scored(&mut ctx.w(), &items, ws),
+        (Got::Found(items), None) => ctx.w().bulk(&items[0].0),
+        (Got::Found(items), Some(_)) => write_scored(&mut ctx.w(), &items, ws),
     }
 }
 
@@ -675,7 +650,7 @@ pub fn zscan(ctx: &mut Ctx, args: Args) {
     }) {
         Got::WrongType => return ctx.wrongtype(),
         Got::Missing => Vec::new(),
-        Got::Z(v) => v,
+        Got::Found(v) => v,
     };
     let mut w = ctx.w();
     w.array(2);
@@ -974,7 +949,7 @@ pub fn zmpop(ctx: &mut Ctx, args: Args) {
         match got {
             Got::WrongType => return ctx.wrongtype(),
             Got::Missing => continue,
-            Got::Z(items) => {
+            Got::Found(items) => {
                 let mut w = ctx.w();
                 w.array(2);
                 w.bulk(key);
