@@ -211,28 +211,14 @@ pub fn hrandfield(ctx: &mut Ctx, args: Args) {
         None
     };
     let withvalues = args.len() == 4;
-    let mut seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rnd = super::rng(ctx);
     let picks: Got<Vec<(Vec<u8>, Vec<u8>)>> = read(ctx, args.get(1), |h| {
         let len = h.len();
         let one = |i: usize| h.get_index(i).map(|(f, v)| (f.to_vec(), v.to_vec())).expect("in range");
         match count {
             None => vec![one(rnd() as usize % len)],
             Some(c) if c >= 0 && c as usize >= len => (0..len).map(one).collect(),
-            Some(c) if c >= 0 => {
-                // Distinct: a partial shuffle of the indexes.
-                let mut idx: Vec<usize> = (0..len).collect();
-                for i in 0..c as usize {
-                    let j = i + rnd() as usize % (len - i);
-                    idx.swap(i, j);
-                }
-                idx[..c as usize].iter().map(|&i| one(i)).collect()
-            }
+            Some(c) if c >= 0 => super::distinct(len, c as usize, &mut rnd).into_iter().map(one).collect(),
             Some(c) => (0..c.unsigned_abs() as usize).map(|_| one(rnd() as usize % len)).collect(),
         }
     });

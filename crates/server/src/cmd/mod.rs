@@ -666,6 +666,30 @@ pub fn pop_count(ctx: &mut Ctx, args: &Args) -> Option<Option<usize>> {
     }
 }
 
+/// A small random generator (xorshift) seeded per client and call, for the random-member
+/// commands (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, RANDOMKEY's start).
+pub fn rng(ctx: &Ctx) -> impl FnMut() -> u64 {
+    // `| 1`: xorshift never leaves zero.
+    let mut seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// `count` distinct random positions out of `len` (a partial shuffle).
+pub fn distinct(len: usize, count: usize, rnd: &mut impl FnMut() -> u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..count.min(len) {
+        let j = i + rnd() as usize % (len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(count.min(len));
+    idx
+}
+
 /// Parses an integer argument as Redis's `string2ll` does.
 pub fn int_arg(a: &[u8]) -> Option<i64> {
     cachet_resp::parse_i64(a)

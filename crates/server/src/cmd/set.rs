@@ -1,7 +1,7 @@
 //! Set commands: the S* family.
 
 use super::collection::{self, Got};
-use super::{int_arg, Ctx};
+use super::{distinct, int_arg, rng, Ctx};
 use cachet_resp::{Args, ReplyWriter};
 use cachet_store::{Set, Value};
 
@@ -85,27 +85,6 @@ pub fn scard(ctx: &mut Ctx, args: Args) {
         Got::Missing => ctx.w().integer(0),
         Got::Found(n) => ctx.w().integer(n as i64),
     }
-}
-
-fn rng(ctx: &Ctx) -> impl FnMut() -> u64 {
-    let mut seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
-}
-
-/// `count` distinct random positions out of `len` (a partial shuffle).
-fn distinct(len: usize, count: usize, rnd: &mut impl FnMut() -> u64) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..count.min(len) {
-        let j = i + rnd() as usize % (len - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(count.min(len));
-    idx
 }
 
 pub fn srandmember(ctx: &mut Ctx, args: Args) {

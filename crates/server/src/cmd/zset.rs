@@ -604,13 +604,8 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) {
         },
     };
     let ws = args.len() == 4;
-    let mut seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed as usize
-    };
+    let mut rng = super::rng(ctx);
+    let mut rnd = move || rng() as usize;
     let got = read(ctx, args.get(1), |z| {
         let all: Vec<(Vec<u8>, f64)> = z.iter(false).map(|(m, s)| (m.to_vec(), s)).collect();
         let len = all.len();
@@ -618,12 +613,8 @@ pub fn zrandmember(ctx: &mut Ctx, args: Args) {
             None => vec![all[rnd() % len].clone()],
             Some(c) if c >= 0 && c as usize >= len => all,
             Some(c) if c >= 0 => {
-                let mut idx: Vec<usize> = (0..len).collect();
-                for i in 0..c as usize {
-                    let j = i + rnd() % (len - i);
-                    idx.swap(i, j);
-                }
-                idx[..c as usize].iter().map(|&i| all[i].clone()).collect()
+                let mut r = || rnd() as u64;
+                super::distinct(len, c as usize, &mut r).into_iter().map(|i| all[i].clone()).collect()
             }
             Some(c) => (0..c.unsigned_abs() as usize).map(|_| all[rnd() % len].clone()).collect(),
         }
