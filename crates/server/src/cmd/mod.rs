@@ -93,6 +93,9 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// Allowed before authentication.
     pub no_auth: bool,
+    /// Takes a `numkeys` argument: its keys go beyond the key specification (which, as in
+    /// Redis's COMMAND INFO, names the destination only), so EXEC must hold every stripe.
+    pub numkeys: bool,
     /// Command flags as `COMMAND INFO` reports them.
     pub flags: &'static [&'static str],
     pub first_key: i32,
@@ -114,12 +117,18 @@ const fn spec(
         arity,
         handler,
         no_auth: false,
+        numkeys: false,
         flags,
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
         categories,
     }
+}
+
+const fn numkeys(mut c: CommandSpec) -> CommandSpec {
+    c.numkeys = true;
+    c
 }
 
 const fn no_auth(mut c: CommandSpec) -> CommandSpec {
@@ -197,7 +206,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("sinterstore", -3, set::sinterstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
     spec("sunionstore", -3, set::sunionstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
     spec("sdiffstore", -3, set::sdiffstore, &["write", "denyoom"], KALL, &["@write", "@set", "@slow"]),
-    spec("sintercard", -3, set::sintercard, &["readonly"], NONE, &["@read", "@set", "@slow"]),
+    numkeys(spec("sintercard", -3, set::sintercard, &["readonly"], NONE, &["@read", "@set", "@slow"])),
     spec("sscan", -3, set::sscan, &["readonly"], K1, &["@read", "@set", "@slow"]),
     spec("lpush", -3, list::lpush, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
     spec("rpush", -3, list::rpush, &["write", "denyoom", "fast"], K1, &["@write", "@list", "@fast"]),
@@ -215,7 +224,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("lpos", -3, list::lpos, &["readonly"], K1, &["@read", "@list", "@slow"]),
     spec("lmove", 5, list::lmove, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
     spec("rpoplpush", 3, list::rpoplpush, &["write", "denyoom"], (1, 2, 1), &["@write", "@list", "@slow"]),
-    spec("lmpop", -4, list::lmpop, &["write"], NONE, &["@write", "@list", "@slow"]),
+    numkeys(spec("lmpop", -4, list::lmpop, &["write"], NONE, &["@write", "@list", "@slow"])),
     spec(
         "multi",
         1,
@@ -293,14 +302,35 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zpopmin", -2, zset::zpopmin, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
     spec("zpopmax", -2, zset::zpopmax, &["write", "fast"], K1, &["@write", "@sortedset", "@fast"]),
     spec("zrandmember", -2, zset::zrandmember, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
-    spec("zunion", -3, zset::zunion, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
-    spec("zinter", -3, zset::zinter, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
-    spec("zdiff", -3, zset::zdiff, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
-    spec("zunionstore", -4, zset::zunionstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
-    spec("zinterstore", -4, zset::zinterstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
-    spec("zdiffstore", -4, zset::zdiffstore, &["write", "denyoom"], K1, &["@write", "@sortedset", "@slow"]),
-    spec("zintercard", -3, zset::zintercard, &["readonly"], NONE, &["@read", "@sortedset", "@slow"]),
-    spec("zmpop", -4, zset::zmpop, &["write"], NONE, &["@write", "@sortedset", "@slow"]),
+    numkeys(spec("zunion", -3, zset::zunion, &["readonly"], NONE, &["@read", "@sortedset", "@slow"])),
+    numkeys(spec("zinter", -3, zset::zinter, &["readonly"], NONE, &["@read", "@sortedset", "@slow"])),
+    numkeys(spec("zdiff", -3, zset::zdiff, &["readonly"], NONE, &["@read", "@sortedset", "@slow"])),
+    numkeys(spec(
+        "zunionstore",
+        -4,
+        zset::zunionstore,
+        &["write", "denyoom"],
+        K1,
+        &["@write", "@sortedset", "@slow"],
+    )),
+    numkeys(spec(
+        "zinterstore",
+        -4,
+        zset::zinterstore,
+        &["write", "denyoom"],
+        K1,
+        &["@write", "@sortedset", "@slow"],
+    )),
+    numkeys(spec(
+        "zdiffstore",
+        -4,
+        zset::zdiffstore,
+        &["write", "denyoom"],
+        K1,
+        &["@write", "@sortedset", "@slow"],
+    )),
+    numkeys(spec("zintercard", -3, zset::zintercard, &["readonly"], NONE, &["@read", "@sortedset", "@slow"])),
+    numkeys(spec("zmpop", -4, zset::zmpop, &["write"], NONE, &["@write", "@sortedset", "@slow"])),
     spec("zscan", -3, zset::zscan, &["readonly"], K1, &["@read", "@sortedset", "@slow"]),
     spec(
         "blpop",
@@ -334,14 +364,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         (1, 2, 1),
         &["@write", "@list", "@slow", "@blocking"],
     ),
-    spec(
+    numkeys(spec(
         "blmpop",
         -5,
         blocking::blmpop,
         &["write", "blocking"],
         NONE,
         &["@write", "@list", "@slow", "@blocking"],
-    ),
+    )),
     spec(
         "bzpopmin",
         -3,

@@ -105,23 +105,7 @@ pub fn unwatch_all(node: &crate::Node, state: &mut crate::conn::ClientState) {
 /// keyspace-wide (or its keys are not at fixed positions), which makes EXEC hold every stripe.
 fn stripes_of(ctx: &Ctx, q: &Queued, out: &mut Vec<usize>) -> Option<()> {
     let c = &COMMANDS[q.idx];
-    // Commands that take `numkeys` have keys beyond their key specification (which, as in
-    // Redis's COMMAND INFO, names the destination only).
-    let numkeys = matches!(
-        c.name,
-        "sintercard"
-            | "lmpop"
-            | "blmpop"
-            | "zunion"
-            | "zinter"
-            | "zdiff"
-            | "zunionstore"
-            | "zinterstore"
-            | "zdiffstore"
-            | "zintercard"
-            | "zmpop"
-    );
-    if c.first_key == 0 || numkeys {
+    if c.first_key == 0 || c.numkeys {
         // No fixed key positions: anything from the whole keyspace.
         let keyless =
             matches!(c.name, "ping" | "echo" | "select" | "auth" | "hello" | "command" | "client" | "config");
