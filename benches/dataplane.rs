@@ -153,7 +153,7 @@ fn dispatch(c: &mut Criterion) {
         let node = Arc::new(Node::new(cfg, cachet_runtime::IoBackend::Epoll, 1, 0, 0).unwrap());
         let ws = &node.worker_stats[0];
         let (h, _) = node.register_client(0, "a".into(), "b".into());
-        let mut conn = Conn::new(PortKind::Main, &node.live(), h, 0, false);
+        let mut conn = Conn::new(PortKind::Main, &node, h, 0, false);
         let mut out = Vec::new();
         let batch = GET.repeat(16);
         if mode == "disabled" {

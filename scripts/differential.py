@@ -246,6 +246,30 @@ CASES = [
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
     ["CONFIG", "SET", "maxclients", "lots"], ["CLIENT", "FOO"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "ok"],
     ["CLIENT", "GETNAME"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC"], ["DBSIZE"],
+    # ACL: rules, descriptions, errors, dry runs (each case leaves the same users behind, so
+    # the RESP3 pass sees what the RESP2 pass saw)
+    ["ACL", "DELUSER", "u1", "u2", "u3"], ["ACL", "SETUSER", "u1"], ["ACL", "LIST"], ["ACL", "GETUSER", "u1"],
+    ["ACL", "SETUSER", "u1", "on", ">p1", ">p2", "~foo*", "%R~bar*", "%W~baz*", "&chan*", "+@read", "-get"], ["ACL", "LIST"],
+    ["ACL", "GETUSER", "u1"], ["ACL", "SETUSER", "u1", "<p1", "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"],
+    ["ACL", "GETUSER", "u1"], ["ACL", "SETUSER", "u1", "nopass"], ["ACL", "LIST"], ["ACL", "SETUSER", "u1", "reset"], ["ACL", "LIST"],
+    ["ACL", "SETUSER", "u2", "on", "nopass", "~a*", "+get", "(~b*", "+set)", "(%R~c* +@read)"], ["ACL", "LIST"], ["ACL", "GETUSER", "u2"],
+    ["ACL", "DRYRUN", "u2", "get", "a1"], ["ACL", "DRYRUN", "u2", "set", "a1", "x"], ["ACL", "DRYRUN", "u2", "set", "b1", "x"],
+    ["ACL", "DRYRUN", "u2", "get", "c1"], ["ACL", "DRYRUN", "u2", "set", "c1", "x"], ["ACL", "DRYRUN", "u2", "nosuch"],
+    ["ACL", "DRYRUN", "u2", "get"], ["ACL", "DRYRUN", "nouser", "get", "a"], ["ACL", "DRYRUN", "u2", "config", "get", "x"],
+    ["ACL", "SETUSER", "u2", "clearselectors", "allchannels", "+@all", "-config|set", "-@dangerous"], ["ACL", "GETUSER", "u2"],
+    ["ACL", "DRYRUN", "u2", "publish", "any", "m"], ["ACL", "DRYRUN", "u2", "config", "set", "a", "b"], ["ACL", "DRYRUN", "u2", "flushall"],
+    ["ACL", "SETUSER", "u3", "resetchannels", "&news.*", "-@all", "+@pubsub", "+select|0"], ["ACL", "LIST"],
+    ["ACL", "DRYRUN", "u3", "publish", "news.x", "m"], ["ACL", "DRYRUN", "u3", "publish", "other", "m"],
+    ["ACL", "DRYRUN", "u3", "select", "0"], ["ACL", "DRYRUN", "u3", "select", "1"],
+    ["ACL", "SETUSER", "u3", "bogus"], ["ACL", "SETUSER", "u3", "+nosuch"], ["ACL", "SETUSER", "u3", "+@nosuch"],
+    ["ACL", "SETUSER", "u3", "#abc"], ["ACL", "SETUSER", "u3", "<nothere"], ["ACL", "SETUSER", "u3", "%X~a"],
+    ["ACL", "SETUSER", "u3", "(~a"], ["ACL", "SETUSER", "u3", "-select|0"], ["ACL", "SETUSER", "u3", "+config|get|x"],
+    ["ACL", "SETUSER", "u3", "+config|"], ["ACL", "SETUSER", "u3", "allkeys", "~a"], ["ACL", "SETUSER", "u3", "allchannels", "&a"],
+    ["ACL", "SETUSER", "u3", "(bogus)"], ["ACL", "SETUSER", "a b"], ["ACL", "SETUSER"], ["ACL", "DELUSER", "default"],
+    ["ACL", "GETUSER", "nosuch"], ["ACL", "CAT"], ["ACL", "CAT", "nope"], ["ACL", "CAT", "a", "b"], ["ACL", "WHOAMI"],
+    ["ACL", "USERS"], ["ACL", "GENPASS", "0"], ["ACL", "GENPASS", "4097"], ["ACL", "LOG", "foo"], ["ACL", "SAVE"], ["ACL", "LOAD"],
+    ["ACL", "NOSUB"], ["ACL"], ["ACL", "DELUSER", "u1", "u2", "u3", "u4"], ["ACL", "LIST"],
+    ["AUTH", "nouser", "pw"], ["AUTH", "default", "anything"], ["HELLO", "2", "AUTH", "nouser", "x"],
 ]
 
 

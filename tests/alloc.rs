@@ -73,7 +73,7 @@ fn plaintext_get_and_set_allocate_nothing_per_request() {
     let node = node(&dir, "disabled");
     let ws = &node.worker_stats[0];
     let (h, _) = node.register_client(0, "a".into(), "b".into());
-    let mut conn = Conn::new(PortKind::Main, &node.live(), h, 0, false);
+    let mut conn = Conn::new(PortKind::Main, &node, h, 0, false);
     let mut out = Vec::new();
     let get = batch(b"*2\r\n$3\r\nGET\r\n$8\r\nkey:0001\r\n", 16);
     let set_int = batch(b"*3\r\n$3\r\nSET\r\n$8\r\nkey:0002\r\n$5\r\n12345\r\n", 16);
@@ -109,7 +109,7 @@ fn tls_get_allocates_only_rustls_per_record_buffers() {
     let node = node(&dir, "required");
     let ws = &node.worker_stats[0];
     let (h, _) = node.register_client(0, "a".into(), "b".into());
-    let mut conn = Conn::new(PortKind::Main, &node.live(), h, 0, false);
+    let mut conn = Conn::new(PortKind::Main, &node, h, 0, false);
     let ccfg = cachet_tls_client_config(&dir.0.join("ca.crt"), None);
     let mut client =
         rustls::ClientConnection::new(ccfg, rustls::pki_types::ServerName::try_from("localhost").unwrap())

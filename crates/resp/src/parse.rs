@@ -140,6 +140,10 @@ impl<'a> Args<'a> {
     pub fn get(&self, i: usize) -> &'a [u8] {
         &self.buf[self.spans[i].clone()]
     }
+    /// The arguments from `i` on (a command inside a command, as in ACL DRYRUN).
+    pub fn slice_from(&self, i: usize) -> Args<'a> {
+        Args { buf: self.buf, spans: &self.spans[i.min(self.spans.len())..] }
+    }
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let buf = self.buf;
         self.spans.iter().map(move |s| &buf[s.clone()])

@@ -26,6 +26,13 @@ pub struct Config {
     /// Seconds a TLS handshake (or the first byte of a connection) may take.
     pub tls_handshake_timeout: u64,
     pub requirepass: Option<String>,
+    /// `user` lines of the config file, each `user <name> <rules...>` as in an ACL file.
+    pub users: Vec<String>,
+    pub aclfile: Option<PathBuf>,
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default`: allchannels (true) or resetchannels (false, Redis 7's default).
+    pub acl_pubsub_default_all: bool,
+    pub tls_auth_clients_user_cn: bool,
     pub maxclients: usize,
     /// Idle seconds before a client is closed; 0 = never.
     pub timeout: u64,
@@ -85,6 +92,11 @@ impl Default for Config {
             tls_session_cache_timeout: 300,
             tls_handshake_timeout: 10,
             requirepass: None,
+            users: Vec::new(),
+            aclfile: None,
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
+            tls_auth_clients_user_cn: false,
             maxclients: 10000,
             timeout: 0,
             databases: 16,
@@ -215,6 +227,25 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.tls_session_cache_timeout = parse_int(v)?),
     directive!("requirepass", mutable: true, tls: false, |c| c.requirepass.clone().unwrap_or_default(),
         |c, v| c.requirepass = (!v.is_empty()).then(|| v.to_string())),
+    // Repeatable: each `user` line adds a user (read at start only, as in Redis).
+    directive!("user", mutable: false, tls: false, |_c| String::new(), |c, v| c.users.push(format!("user {v}"))),
+    directive!("aclfile", mutable: false, tls: false, |c| opt_path(&c.aclfile), |c, v| c.aclfile = set_path(v)),
+    directive!("acllog-max-len", mutable: true, tls: false, |c| c.acllog_max_len.to_string(),
+        |c, v| c.acllog_max_len = parse_int(v)?),
+    directive!("acl-pubsub-default", mutable: true, tls: false,
+    |c| if c.acl_pubsub_default_all { "allchannels" } else { "resetchannels" }.into(),
+    |c, v| c.acl_pubsub_default_all = match v.to_ascii_lowercase().as_str() {
+        "allchannels" => true,
+        "resetchannels" => false,
+        _ => return Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
+    }),
+    directive!("tls-auth-clients-user", mutable: true, tls: false,
+    |c| if c.tls_auth_clients_user_cn { "CN" } else { "off" }.into(),
+    |c, v| c.tls_auth_clients_user_cn = match v.to_ascii_lowercase().as_str() {
+        "cn" => true,
+        "off" => false,
+        _ => return Err("argument(s) must be one of the following: off, CN".into()),
+    }),
     directive!("maxclients", mutable: true, tls: false, |c| c.maxclients.to_string(), |c, v| {
         let n: usize = parse_int(v)?;
         if n == 0 {

@@ -59,6 +59,9 @@ pub struct ClientState {
     pub proto: Protocol,
     pub db: usize,
     pub authenticated: bool,
+    /// The ACL user (the default user until AUTH), and the ACL epoch it was read at.
+    pub user: Arc<crate::acl::User>,
+    pub user_epoch: u64,
     /// Close once the replies pending now have been sent (QUIT, protocol error, kill).
     pub closing: bool,
     /// Execution stopped with requests left in the query buffer because [`REPLY_STALL`] bytes
@@ -107,11 +110,12 @@ pub struct Conn {
 impl Conn {
     pub fn new(
         port: PortKind,
-        live: &Live,
+        node: &Node,
         handle: Arc<ClientHandle>,
         worker: usize,
         over_limit: bool,
     ) -> Self {
+        let live = node.live();
         let mode = match port {
             PortKind::Tls => TlsMode::Required,
             PortKind::Main => live.mode,
@@ -130,7 +134,9 @@ impl Conn {
                 worker,
                 proto: Protocol::Resp2,
                 db: 0,
-                authenticated: live.requirepass.is_none(),
+                authenticated: node.acl.default_open(),
+                user: node.acl.default_user(),
+                user_epoch: node.acl.epoch(),
                 closing: false,
                 stalled: false,
                 over_limit,
@@ -238,11 +244,19 @@ impl Conn {
             }
             Transport::Tls(session) => {
                 let was_handshaking = session.phase() == Phase::Handshaking;
+                // With `tls-auth-clients-user CN`, requests that arrive with the handshake's
+                // last flight wait until the certificate has logged the client in.
+                let defer = was_handshaking && node.live().tls_auth_clients_user_cn;
+                let mut deferred = Vec::new();
                 let (parser, query, replies, state) =
                     (&mut self.parser, &mut self.query, &mut self.replies, &mut self.state);
                 let mut on_plaintext = |p: &[u8]| {
                     ws.net_input_bytes.fetch_add(p.len() as u64, Relaxed);
-                    consume(node, ws, parser, query, replies, state, p);
+                    if defer {
+                        deferred.extend_from_slice(p);
+                    } else {
+                        consume(node, ws, parser, query, replies, state, p);
+                    }
                 };
                 let result = if self.tls_in.is_empty() {
                     // The common case: open the records where the kernel put them.
@@ -271,6 +285,9 @@ impl Conn {
                                 node.tls_stats.client_certificates.fetch_add(1, Relaxed);
                             }
                             self.state.handle.tls.store(true, Relaxed);
+                            if defer {
+                                certificate_login(node, &mut self.state, session.peer_certificates());
+                            }
                             if self.state.over_limit {
                                 // Sealed with the replies, so the client can read it.
                                 self.replies.extend_from_slice(MAX_CLIENTS_ERROR);
@@ -279,6 +296,17 @@ impl Conn {
                         }
                         if matches!(session.phase(), Phase::PeerClosed | Phase::Closed) {
                             self.state.closing = true;
+                        }
+                        if !deferred.is_empty() {
+                            consume(
+                                node,
+                                ws,
+                                &mut self.parser,
+                                &mut self.query,
+                                &mut self.replies,
+                                &mut self.state,
+                                &deferred,
+                            );
                         }
                     }
                     Err(e) => {
@@ -492,4 +520,26 @@ fn execute_all(
         }
     }
     pos
+}
+
+/// `tls-auth-clients-user CN`: when the client's certificate names an enabled ACL user in its
+/// subject CN, the connection starts logged in as that user (no AUTH needed). Otherwise it
+/// stays as any other connection (the default user, AUTH as usual).
+fn certificate_login(
+    node: &Node,
+    state: &mut ClientState,
+    certs: Option<&[rustls::pki_types::CertificateDer<'static>]>,
+) {
+    let Some(cn) = certs.and_then(|c| c.first()).and_then(|c| crate::acl::certificate_cn(c)) else {
+        return;
+    };
+    match node.acl.get(&cn) {
+        Some(user) if user.enabled => {
+            tracing::debug!(client = state.handle.id, user = %cn, "logged in by client certificate");
+            crate::acl::login(node, state, user);
+        }
+        _ => {
+            tracing::debug!(client = state.handle.id, cn = %cn, "client certificate CN names no enabled user")
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! SO_REUSEPORT listener per worker per port, and spawns one pinned worker thread per core,
 //! each driving a [`worker::Worker`] through `cachet_runtime`.
 
+pub mod acl;
 pub mod cmd;
 pub mod config;
 pub mod conn;

@@ -23,7 +23,8 @@ pub struct Live {
     /// The server TLS configuration for new connections (always present: certificates are
     /// resolved at start-up so the mode can change on a live node).
     pub tls: Arc<cachet_tls::rustls::ServerConfig>,
-    pub requirepass: Option<String>,
+    /// `tls-auth-clients-user CN`: a client certificate's CN naming an ACL user logs it in.
+    pub tls_auth_clients_user_cn: bool,
     pub maxclients: usize,
     pub timeout_secs: u64,
     pub proto_max_bulk_len: i64,
@@ -87,6 +88,13 @@ pub struct ClientHandle {
     pub slot: AtomicUsize,
     /// Pub/sub messages published for this client by any worker, not yet encoded.
     pub inbox: Mutex<Inbox>,
+    /// The ACL user the client is logged in as (CLIENT LIST `user=`, ACL DELUSER).
+    pub user: Mutex<String>,
+}
+
+/// The name of the user `h` is logged in as.
+pub fn lock_user(h: &ClientHandle) -> std::sync::MutexGuard<'_, String> {
+    lock(&h.user)
 }
 
 /// A published message on its way to one subscriber.
@@ -114,6 +122,7 @@ struct PubSub {
 
 pub struct Node {
     pub keyspace: Keyspace,
+    pub acl: crate::acl::Acl,
     config: Mutex<Config>,
     live: ArcSwap<Live>,
     pub tls_stats: TlsStats,
@@ -178,7 +187,27 @@ impl Node {
             .collect::<Result<Vec<_>, _>>()?;
         let live = build_live(&config)?;
         let (node_type, tuning_profile) = (config.node_type.clone(), config.tuning_profile.clone());
+        let acl = crate::acl::Acl::default();
+        acl.pubsub_all.store(config.acl_pubsub_default_all, Relaxed);
+        acl.log_max_len.store(config.acllog_max_len, Relaxed);
+        if !config.users.is_empty() && config.aclfile.is_some() {
+            return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file \
+                        path is invalid. This setup is very likely to lead to configuration errors and security \
+                        holes, please define either an ACL file or declare users directly in your redis.conf, but \
+                        not both."
+                .into());
+        }
+        acl.set_requirepass(config.requirepass.as_deref());
+        if !config.users.is_empty() {
+            acl.load(&config.users.join("\n"), "config")?;
+        }
+        if let Some(path) = &config.aclfile {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
+            acl.load(&text, &path.display().to_string())?;
+        }
         Ok(Node {
+            acl,
             blocked: Mutex::new(std::collections::HashMap::new()),
             blocked_clients: AtomicUsize::new(0),
             mailboxes: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
@@ -437,6 +466,11 @@ impl Node {
             self.listen_gen.fetch_add(1, std::sync::atomic::Ordering::Release);
             tracing::info!(port = actual.port, tls_port = actual.tls_port, "listening on new ports");
         }
+        if next.requirepass != cfg.requirepass {
+            self.acl.set_requirepass(next.requirepass.as_deref());
+        }
+        self.acl.pubsub_all.store(next.acl_pubsub_default_all, Relaxed);
+        self.acl.log_max_len.store(next.acllog_max_len, Relaxed);
         *cfg = next;
         self.live.store(Arc::new(live));
         Ok(())
@@ -466,6 +500,7 @@ impl Node {
             killed: AtomicBool::new(false),
             slot: AtomicUsize::new(usize::MAX),
             inbox: Mutex::new(Inbox::default()),
+            user: Mutex::new("default".into()),
         });
         lock(&self.clients).insert(id, h.clone());
         (h, count > self.live().maxclients)
@@ -523,7 +558,7 @@ fn build_live(c: &Config) -> Result<Live, String> {
     Ok(Live {
         mode: c.transit_encryption_mode,
         tls,
-        requirepass: c.requirepass.clone(),
+        tls_auth_clients_user_cn: c.tls_auth_clients_user_cn,
         maxclients: c.maxclients,
         timeout_secs: c.timeout,
         proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
@@ -547,7 +582,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A random hex string (run_id), from the OS's randomness.
-fn random_hex(n: usize) -> String {
+pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n / 2];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         use std::io::Read;

@@ -72,7 +72,7 @@ impl Service for Worker {
             self.node.stats.rejected_connections.fetch_add(1, Relaxed);
         }
         handle.slot.store(slot, Relaxed);
-        let mut conn = Conn::new(kind, &self.node.live(), handle, self.index, over);
+        let mut conn = Conn::new(kind, &self.node, handle, self.index, over);
         conn.state.slot = slot;
         conn
     }

@@ -510,7 +510,186 @@ pub static COMMANDS: &[CommandSpec] = &[
         &["@admin", "@slow", "@dangerous"],
     ),
     spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
+    spec("acl", -2, crate::acl::command, &[], NONE, &[]),
 ];
+
+/// A client's CLIENT LIST line (also ACL LOG's `client-info`).
+pub fn client_info(node: &Node, h: &crate::node::ClientHandle) -> String {
+    server::client_line(node, h)
+}
+
+const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const ADMIN_CATS: &[&str] = &["@admin", "@slow", "@dangerous"];
+const CONN_CATS: &[&str] = &["@slow", "@connection"];
+const CLIENT_ADMIN_CATS: &[&str] = &["@admin", "@slow", "@dangerous", "@connection"];
+const LS: &[&str] = &["loading", "stale"];
+
+/// Subcommands of the container commands, named `parent|sub` as Redis 7 names them: their own
+/// arity (counting the parent), flags and ACL categories. ACL rules address them one by one
+/// (`+config|get`); their ACL ids follow the top-level commands'.
+pub static SUBCOMMANDS: &[CommandSpec] = &[
+    spec("config|get", -3, server::config, ADMIN, NONE, ADMIN_CATS),
+    spec(
+        "config|set",
+        -4,
+        server::config,
+        &["admin", "noscript", "loading", "stale", "may_replicate"],
+        NONE,
+        ADMIN_CATS,
+    ),
+    spec("config|resetstat", 2, server::config, ADMIN, NONE, ADMIN_CATS),
+    spec("config|rewrite", 2, server::config, ADMIN, NONE, ADMIN_CATS),
+    spec("config|help", 2, server::config, LS, NONE, &["@slow"]),
+    spec("client|id", 2, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|getname", 2, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|setname", 3, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|setinfo", 4, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|info", 2, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|list", -2, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|kill", -3, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|pause", -3, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|unpause", 2, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|unblock", -3, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|reply", 3, server::client, &["noscript", "loading", "stale"], NONE, CONN_CATS),
+    spec("client|no-evict", 3, server::client, ADMIN, NONE, CLIENT_ADMIN_CATS),
+    spec("client|help", 2, server::client, LS, NONE, CONN_CATS),
+    spec("command|count", 2, server::command, LS, NONE, CONN_CATS),
+    spec("command|list", -2, server::command, LS, NONE, CONN_CATS),
+    spec("command|info", -2, server::command, LS, NONE, CONN_CATS),
+    spec("command|docs", -2, server::command, LS, NONE, CONN_CATS),
+    spec("command|getkeys", -3, server::command, LS, NONE, CONN_CATS),
+    spec("command|help", 2, server::command, LS, NONE, CONN_CATS),
+    spec("object|encoding", 3, keys::object, &["readonly"], (2, 2, 1), &["@keyspace", "@read", "@slow"]),
+    spec("object|refcount", 3, keys::object, &["readonly"], (2, 2, 1), &["@keyspace", "@read", "@slow"]),
+    spec("object|idletime", 3, keys::object, &["readonly"], (2, 2, 1), &["@keyspace", "@read", "@slow"]),
+    spec("object|freq", 3, keys::object, &["readonly"], (2, 2, 1), &["@keyspace", "@read", "@slow"]),
+    spec("object|help", 2, keys::object, LS, NONE, &["@keyspace", "@slow"]),
+    spec("pubsub|channels", -2, pubsub::pubsub, &["pubsub", "loading", "stale"], NONE, &["@pubsub", "@slow"]),
+    spec("pubsub|numsub", -2, pubsub::pubsub, &["pubsub", "loading", "stale"], NONE, &["@pubsub", "@slow"]),
+    spec("pubsub|numpat", 2, pubsub::pubsub, &["pubsub", "loading", "stale"], NONE, &["@pubsub", "@slow"]),
+    spec("pubsub|help", 2, pubsub::pubsub, LS, NONE, &["@slow"]),
+    spec("acl|cat", -2, crate::acl::command, &["noscript", "loading", "stale"], NONE, &["@slow"]),
+    spec("acl|deluser", -3, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|dryrun", -4, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|genpass", -2, crate::acl::command, &["noscript", "loading", "stale"], NONE, &["@slow"]),
+    spec("acl|getuser", 3, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|list", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|load", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|log", -2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|save", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|setuser", -3, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|users", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
+    spec("acl|whoami", 2, crate::acl::command, &["noscript", "loading", "stale"], NONE, &["@slow"]),
+    spec("acl|help", 2, crate::acl::command, LS, NONE, &["@slow"]),
+];
+
+/// `(parent index, subcommand name)` to index in [`SUBCOMMANDS`].
+type SubIndex = HashMap<(usize, &'static [u8]), usize, foldhash::fast::FixedState>;
+
+static SUB_BY_NAME: LazyLock<SubIndex> = LazyLock::new(|| {
+    SUBCOMMANDS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (parent, sub) = c.name.split_once('|').expect("subcommand names are parent|sub");
+            ((lookup(parent.as_bytes()).expect("parent is in COMMANDS"), sub.as_bytes()), i)
+        })
+        .collect()
+});
+
+/// Whether each command has subcommands, indexed like [`COMMANDS`].
+static IS_CONTAINER: LazyLock<Box<[bool]>> = LazyLock::new(|| {
+    COMMANDS.iter().map(|c| SUBCOMMANDS.iter().any(|s| s.name.split('|').next() == Some(c.name))).collect()
+});
+
+pub fn is_container(idx: usize) -> bool {
+    IS_CONTAINER[idx]
+}
+
+/// The subcommand `sub` of the command at `parent`, matched case-insensitively.
+pub fn lookup_sub(parent: usize, sub: &[u8]) -> Option<usize> {
+    if sub.len() > MAX_NAME {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NAME];
+    let lower = &mut buf[..sub.len()];
+    lower.copy_from_slice(sub);
+    lower.make_ascii_lowercase();
+    SUB_BY_NAME.get(&(parent, &*lower)).copied()
+}
+
+/// The subcommands of the command at `parent`, in table order.
+pub fn subcommands_of(parent: usize) -> impl Iterator<Item = &'static CommandSpec> {
+    let name = COMMANDS[parent].name;
+    SUBCOMMANDS.iter().filter(move |s| s.name.split('|').next() == Some(name))
+}
+
+/// What a request resolves to: a command, or a subcommand of a container (whose id for ACL
+/// purposes is `COMMANDS.len() + index`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub idx: usize,
+    pub sub: Option<usize>,
+}
+
+/// A command or subcommand by its ACL id.
+pub fn spec_of_id(id: usize) -> &'static CommandSpec {
+    if id < COMMANDS.len() {
+        &COMMANDS[id]
+    } else {
+        &SUBCOMMANDS[id - COMMANDS.len()]
+    }
+}
+
+/// The full name (`get`, `config|get`) of a command by its ACL id.
+pub fn name_of_id(id: usize) -> &'static str {
+    spec_of_id(id).name
+}
+
+impl Resolved {
+    pub fn spec(self) -> &'static CommandSpec {
+        match self.sub {
+            Some(s) => &SUBCOMMANDS[s],
+            None => &COMMANDS[self.idx],
+        }
+    }
+
+    /// The ACL id: top-level commands first, then subcommands.
+    pub fn acl_id(self) -> usize {
+        match self.sub {
+            Some(s) => COMMANDS.len() + s,
+            None => self.idx,
+        }
+    }
+}
+
+/// Resolves a request's command as Redis 7's `processCommand` does, replying with its error
+/// (unknown command, unknown subcommand, wrong arity) and returning None when it fails.
+pub fn resolve(args: &Args) -> Result<Resolved, String> {
+    let Some(idx) = lookup(args.get(0)) else {
+        return Err(unknown_command_text(args));
+    };
+    let mut r = Resolved { idx, sub: None };
+    if IS_CONTAINER[idx] && args.len() >= 2 {
+        match lookup_sub(idx, args.get(1)) {
+            Some(s) => r.sub = Some(s),
+            None => {
+                let sub = String::from_utf8_lossy(args.get(1));
+                let sub: String = sub.chars().take(128).collect();
+                return Err(format!(
+                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                    COMMANDS[idx].name.to_ascii_uppercase()
+                ));
+            }
+        }
+    }
+    let spec = r.spec();
+    let argc = args.len() as i32;
+    if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+        return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+    }
+    Ok(r)
+}
 
 /// Whether each command may grow memory (`denyoom`), indexed like [`COMMANDS`].
 static DENY_OOM: LazyLock<Box<[bool]>> =
@@ -539,19 +718,33 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
 /// transaction's own are checked and queued; an error at that point (unknown command, arity,
 /// NOAUTH, OOM) makes EXEC fail, as in Redis.
 pub fn execute(ctx: &mut Ctx, args: Args) {
-    let Some(idx) = lookup(args.get(0)) else {
-        tx::flag(ctx);
-        return unknown_command(ctx, args);
+    let resolved = match resolve(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            tx::flag(ctx);
+            return ctx.error(&e);
+        }
     };
+    let idx = resolved.idx;
     let cmd = &COMMANDS[idx];
-    let argc = args.len() as i32;
-    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
-        tx::flag(ctx);
-        return ctx.wrong_arity(cmd.name);
-    }
+    // CLIENT LIST's `cmd=` (and ACL LOG's client-info) name the command being run.
+    ctx.state.handle.last_cmd.store(resolved.acl_id() + 1, Relaxed);
     if !ctx.state.authenticated && !cmd.no_auth {
         tx::flag(ctx);
         return ctx.error("NOAUTH Authentication required.");
+    }
+    if ctx.state.user_epoch != ctx.node.acl.epoch() && !crate::acl::refresh_user(ctx) {
+        // The user was deleted: its connections close, as in Redis.
+        ctx.state.closing = true;
+        return;
+    }
+    if !ctx.state.user.unrestricted() {
+        if let Err(denied) = ctx.state.user.check(resolved, &args) {
+            tx::flag(ctx);
+            let in_multi = ctx.state.multi.is_some();
+            crate::acl::log_denied(ctx, &denied, resolved, &args, in_multi);
+            return ctx.error(&denied.noperm_text(resolved));
+        }
     }
     if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
         tx::flag(ctx);
@@ -601,15 +794,13 @@ fn fills_key_at(name: &str) -> Option<usize> {
 fn run_inner(ctx: &mut Ctx, idx: usize, args: Args) {
     let cmd = &COMMANDS[idx];
     ctx.ws.commands.fetch_add(1, Relaxed);
-    let h = &ctx.state.handle;
-    h.last_cmd.store(idx + 1, Relaxed);
-    h.last_active_ms.store(ctx.now_ms, Relaxed);
+    ctx.state.handle.last_active_ms.store(ctx.now_ms, Relaxed);
     (cmd.handler)(ctx, args);
 }
 
 /// Redis 7: `unknown command 'x', with args beginning with: 'a' 'b' `, arguments cut at 128
 /// bytes in total.
-fn unknown_command(ctx: &mut Ctx, args: Args) {
+fn unknown_command_text(args: &Args) -> String {
     let name = String::from_utf8_lossy(args.get(0));
     let mut listed = String::new();
     for a in args.iter().skip(1) {
@@ -622,7 +813,7 @@ fn unknown_command(ctx: &mut Ctx, args: Args) {
         listed.push_str(&format!("'{a}' "));
     }
     let name: String = name.chars().take(128).collect();
-    ctx.error(&format!("ERR unknown command '{name}', with args beginning with: {listed}"));
+    format!("ERR unknown command '{name}', with args beginning with: {listed}")
 }
 
 /// SCAN-family options after the cursor: MATCH, COUNT (a hint, at least 1) and, for SCAN,

@@ -55,7 +55,10 @@ pub fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.state.proto = Protocol::Resp2;
     ctx.state.handle.resp.store(2, Relaxed);
     lock(&ctx.state.handle.name).clear();
-    ctx.state.authenticated = ctx.live.requirepass.is_none();
+    ctx.state.user = ctx.node.acl.default_user();
+    ctx.state.user_epoch = ctx.node.acl.epoch();
+    *crate::node::lock_user(&ctx.state.handle) = "default".into();
+    ctx.state.authenticated = ctx.node.acl.default_open();
     ctx.w().simple(b"RESET");
 }
 
@@ -64,30 +67,12 @@ pub fn quit(ctx: &mut Ctx, _args: Args) {
     ctx.state.closing = true;
 }
 
-/// Compares in time independent of where the inputs differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Checks a username/password pair against the `default` user (the only user until ACLs
-/// arrive): with `requirepass` set, that password; without it, the default user is `nopass`
-/// and any password is accepted, as in Redis.
-fn credentials_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.live.requirepass {
-        Some(p) => same_secret(p.as_bytes(), pass),
-        None => true,
-    }
-}
-
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 pub fn auth(ctx: &mut Ctx, args: Args) {
     let (user, pass) = match args.len() {
         2 => {
-            if ctx.live.requirepass.is_none() {
+            if ctx.node.acl.default_user().nopass {
                 return ctx.error(
                     "ERR AUTH <password> called without any password configured for the default user. \
                      Are you sure your configuration is correct?",
@@ -98,11 +83,15 @@ pub fn auth(ctx: &mut Ctx, args: Args) {
         3 => (args.get(1), args.get(2)),
         _ => return ctx.syntax_error(),
     };
-    if credentials_ok(ctx, user, pass) {
-        ctx.state.authenticated = true;
-        ctx.w().ok();
-    } else {
-        ctx.error(WRONGPASS);
+    match ctx.node.acl.authenticate(user, pass) {
+        Some(u) => {
+            crate::acl::login(ctx.node, ctx.state, u);
+            ctx.w().ok();
+        }
+        None => {
+            crate::acl::log_auth_failure(ctx, user);
+            ctx.error(WRONGPASS);
+        }
     }
 }
 
@@ -135,10 +124,13 @@ pub fn hello(ctx: &mut Ctx, args: Args) {
         }
     }
     if let Some((user, pass)) = auth {
-        if !credentials_ok(ctx, user, pass) {
-            return ctx.error(WRONGPASS);
+        match ctx.node.acl.authenticate(user, pass) {
+            Some(u) => crate::acl::login(ctx.node, ctx.state, u),
+            None => {
+                crate::acl::log_auth_failure(ctx, user);
+                return ctx.error(WRONGPASS);
+            }
         }
-        ctx.state.authenticated = true;
     }
     if !ctx.state.authenticated {
         return ctx.error(
@@ -501,22 +493,23 @@ pub fn config(ctx: &mut Ctx, args: Args) {
 }
 
 /// One CLIENT LIST line for `h`, in Redis 7's field order.
-fn client_line(node: &Node, h: &ClientHandle) -> String {
+pub fn client_line(node: &Node, h: &ClientHandle) -> String {
     let idle = node.now_ms().saturating_sub(h.last_active_ms.load(Relaxed)) / 1000;
     let cmd = match h.last_cmd.load(Relaxed) {
         0 => "NULL",
-        i => COMMANDS[i - 1].name,
+        i => super::name_of_id(i - 1),
     };
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
          multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 \
-         events=r cmd={cmd} user=default redir=-1 resp={}\n",
+         events=r cmd={cmd} user={} redir=-1 resp={}\n",
         h.id,
         h.addr,
         h.laddr,
         String::from_utf8_lossy(&lock(&h.name)),
         h.created.elapsed().as_secs(),
         h.db.load(Relaxed),
+        crate::node::lock_user(h),
         h.resp.load(Relaxed),
     )
 }
@@ -623,6 +616,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         return ctx.syntax_error();
     }
     let (mut id, mut addr, mut laddr, mut skipme, mut kind) = (None, None, None, true, None);
+    let mut user: Option<String> = None;
     for i in (2..args.len()).step_by(2) {
         let (opt, val) = (args.get(i).to_ascii_lowercase(), args.get(i + 1));
         match opt.as_slice() {
@@ -634,10 +628,11 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             b"laddr" => laddr = Some(val.to_vec()),
             b"type" => kind = Some(val.to_ascii_lowercase()),
             b"user" => {
-                if val != b"default" {
-                    let u = String::from_utf8_lossy(val);
+                let u = String::from_utf8_lossy(val).into_owned();
+                if ctx.node.acl.get(&u).is_none() {
                     return ctx.error(&format!("ERR No such user '{u}'"));
                 }
+                user = Some(u);
             }
             b"skipme" => {
                 skipme = match val.to_ascii_lowercase().as_slice() {
@@ -661,6 +656,7 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
             && addr.as_ref().is_none_or(|a| a == h.addr.as_bytes())
             && laddr.as_ref().is_none_or(|a| a == h.laddr.as_bytes())
             && kind.as_ref().is_none_or(|k| k == b"normal")
+            && user.as_ref().is_none_or(|u| *u == *crate::node::lock_user(h))
             && !(skipme && h.id == me);
         if matches {
             h.killed.store(true, Relaxed);
