@@ -33,6 +33,9 @@ pub struct Config {
     /// `acl-pubsub-default`: allchannels (true) or resetchannels (false, Redis 7's default).
     pub acl_pubsub_default_all: bool,
     pub tls_auth_clients_user_cn: bool,
+    /// Microseconds a command must take to enter the SLOWLOG (negative: never).
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
     pub maxclients: usize,
     /// Idle seconds before a client is closed; 0 = never.
     pub timeout: u64,
@@ -97,6 +100,8 @@ impl Default for Config {
             acllog_max_len: 128,
             acl_pubsub_default_all: false,
             tls_auth_clients_user_cn: false,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
             maxclients: 10000,
             timeout: 0,
             databases: 16,
@@ -246,6 +251,10 @@ pub static DIRECTIVES: &[Directive] = &[
         "off" => false,
         _ => return Err("argument(s) must be one of the following: off, CN".into()),
     }),
+    directive!("slowlog-log-slower-than", mutable: true, tls: false, |c| c.slowlog_log_slower_than.to_string(),
+        |c, v| c.slowlog_log_slower_than = parse_int(v)?),
+    directive!("slowlog-max-len", mutable: true, tls: false, |c| c.slowlog_max_len.to_string(),
+        |c, v| c.slowlog_max_len = parse_int(v)?),
     directive!("maxclients", mutable: true, tls: false, |c| c.maxclients.to_string(), |c, v| {
         let n: usize = parse_int(v)?;
         if n == 0 {

@@ -512,7 +512,7 @@ fn execute_all(
             Err(e) => {
                 let mut w = ReplyWriter::new(replies, state.proto);
                 w.error(format!("ERR {}", e.message()).as_bytes());
-                ws.error_replies.fetch_add(1, Relaxed);
+                cmd::count_error(ws, "ERR");
                 state.closing = true;
                 // Nothing after a protocol error is read, as in Redis.
                 return buf.len();

@@ -5,6 +5,7 @@
 //! each driving a [`worker::Worker`] through `cachet_runtime`.
 
 pub mod acl;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod conn;

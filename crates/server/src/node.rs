@@ -26,6 +26,8 @@ pub struct Live {
     /// `tls-auth-clients-user CN`: a client certificate's CN naming an ACL user logs it in.
     pub tls_auth_clients_user_cn: bool,
     pub maxclients: usize,
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
     pub timeout_secs: u64,
     pub proto_max_bulk_len: i64,
     /// Bytes of data before `denyoom` commands are refused (0 = no limit).
@@ -39,10 +41,35 @@ pub struct Live {
     pub handshake_timeout_secs: u64,
 }
 
+/// Per command (by ACL id, subcommands included): INFO commandstats. Only the owning worker
+/// writes them (see [`bump`]).
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    /// Time spent, in [`crate::clock`] ticks.
+    pub ticks: AtomicU64,
+    /// Refused before running (arity, NOPERM, OOM, ...).
+    pub rejected: AtomicU64,
+    /// Ran and replied with an error.
+    pub failed: AtomicU64,
+}
+
+/// Adds to a counter only its own worker writes: a plain load and store, no locked
+/// read-modify-write on the request path. (CONFIG RESETSTAT's stores from another worker may
+/// race with it; a lost reset or increment is acceptable for statistics.)
+#[inline]
+pub fn bump(a: &AtomicU64, n: u64) {
+    a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 /// Counters one worker bumps per request; aligned so workers never share a cache line.
 #[repr(align(128))]
 #[derive(Default)]
 pub struct WorkerStats {
+    /// Indexed by ACL id ([`crate::cmd::Resolved::acl_id`]).
+    pub cmds: Box<[CmdStat]>,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`, ...): INFO errorstats.
+    pub errors: Mutex<BTreeMap<String, u64>>,
     /// Commands executed (INFO `total_commands_processed`).
     pub commands: AtomicU64,
     /// Error replies sent (INFO `total_error_replies`).
@@ -156,6 +183,21 @@ pub struct Node {
     mailboxes: Box<[Mutex<Vec<usize>>]>,
     wakers: Vec<cachet_runtime::Waker>,
     pubsub: Mutex<PubSub>,
+    pub slowlog: Mutex<std::collections::VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    /// `slowlog-log-slower-than` in clock ticks (u64::MAX: disabled).
+    slowlog_ticks: AtomicU64,
+}
+
+/// One SLOWLOG entry.
+pub struct SlowEntry {
+    pub id: u64,
+    pub unix_secs: u64,
+    pub micros: u64,
+    /// Arguments as logged: at most 32, each at most 128 bytes, secrets redacted.
+    pub args: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
 }
 
 /// Who waits on which (db, key).
@@ -206,6 +248,7 @@ impl Node {
                 .map_err(|e| format!("cannot read the ACL file {}: {e}", path.display()))?;
             acl.load(&text, &path.display().to_string())?;
         }
+        crate::clock::init();
         Ok(Node {
             acl,
             blocked: Mutex::new(std::collections::HashMap::new()),
@@ -222,7 +265,17 @@ impl Node {
             live: ArcSwap::from_pointee(live),
             tls_stats: TlsStats::default(),
             stats: NodeStats::default(),
-            worker_stats: (0..workers.max(1)).map(|_| WorkerStats::default()).collect(),
+            worker_stats: (0..workers.max(1))
+                .map(|_| WorkerStats {
+                    cmds: (0..crate::cmd::COMMANDS.len() + crate::cmd::SUBCOMMANDS.len())
+                        .map(|_| CmdStat::default())
+                        .collect(),
+                    ..WorkerStats::default()
+                })
+                .collect(),
+            slowlog: Mutex::new(std::collections::VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            slowlog_ticks: AtomicU64::new(u64::MAX),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -473,6 +526,7 @@ impl Node {
         self.acl.log_max_len.store(next.acllog_max_len, Relaxed);
         *cfg = next;
         self.live.store(Arc::new(live));
+        self.refresh_clock();
         Ok(())
     }
 
@@ -525,9 +579,37 @@ impl Node {
         self.worker_stats.iter().map(|w| f(w).load(Relaxed)).sum()
     }
 
+    /// `slowlog-log-slower-than` in clock ticks, kept current by [`Node::refresh_clock`].
+    pub fn slowlog_ticks(&self) -> u64 {
+        self.slowlog_ticks.load(Relaxed)
+    }
+
+    /// Re-measures the clock rate and the slow-log threshold in ticks (worker 0's tick).
+    pub fn refresh_clock(&self) {
+        crate::clock::calibrate();
+        let us = self.live().slowlog_log_slower_than;
+        let t = if us < 0 { u64::MAX } else { crate::clock::from_us(us as u64) };
+        self.slowlog_ticks.store(t, Relaxed);
+    }
+
+    /// Adds a SLOWLOG entry, keeping at most `slowlog-max-len`.
+    pub fn slowlog_push(&self, mut e: SlowEntry) {
+        let max = self.live().slowlog_max_len;
+        e.id = self.slowlog_next_id.fetch_add(1, Relaxed);
+        let mut log = lock(&self.slowlog);
+        log.push_front(e);
+        log.truncate(max);
+    }
+
     /// CONFIG RESETSTAT.
     pub fn reset_stats(&self) {
         for w in self.worker_stats.iter() {
+            for c in w.cmds.iter() {
+                for a in [&c.calls, &c.ticks, &c.rejected, &c.failed] {
+                    a.store(0, Relaxed);
+                }
+            }
+            lock(&w.errors).clear();
             w.commands.store(0, Relaxed);
             w.error_replies.store(0, Relaxed);
             w.net_input_bytes.store(0, Relaxed);
@@ -560,6 +642,8 @@ fn build_live(c: &Config) -> Result<Live, String> {
         tls,
         tls_auth_clients_user_cn: c.tls_auth_clients_user_cn,
         maxclients: c.maxclients,
+        slowlog_log_slower_than: c.slowlog_log_slower_than,
+        slowlog_max_len: c.slowlog_max_len,
         timeout_secs: c.timeout,
         proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
         maxmemory: c.maxmemory,

@@ -116,6 +116,7 @@ impl Service for Worker {
         let node = &self.node;
         if self.index == 0 {
             node.refresh_memory();
+            node.refresh_clock();
         }
         let removed =
             node.keyspace.active_expire(self.index, node.workers.max(1), node.now_ms(), EXPIRE_ROUNDS);

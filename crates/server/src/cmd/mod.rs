@@ -43,10 +43,18 @@ impl Ctx<'_> {
         ReplyWriter::new(self.out, self.state.proto)
     }
 
-    /// Sends an error reply (`msg` includes its code, e.g. `ERR ...`) and counts it.
+    /// Sends an error reply (`msg` includes its code, e.g. `ERR ...`) and counts it (INFO
+    /// `total_error_replies` and errorstats).
     pub fn error(&mut self, msg: &str) {
-        self.ws.error_replies.fetch_add(1, Relaxed);
+        count_error(self.ws, msg);
         self.w().error(msg.as_bytes());
+    }
+
+    /// An error that refuses a command before it runs (counted as `rejected_calls`).
+    fn reject(&mut self, r: Resolved, msg: &str) {
+        crate::node::bump(&self.ws.cmds[r.acl_id()].rejected, 1);
+        tx::flag(self);
+        self.error(msg);
     }
 
     /// Runs `f` with the key's stripe locked: (stripe, hash, db, now).
@@ -81,6 +89,19 @@ impl Ctx<'_> {
     pub fn unknown_subcommand(&mut self, sub: &[u8], cmd: &str) {
         let sub = String::from_utf8_lossy(sub);
         self.error(&format!("ERR unknown subcommand '{sub:.128}'. Try {cmd} HELP."));
+    }
+}
+
+/// Counts an error reply by its code (the first word), as INFO errorstats shows them.
+pub fn count_error(ws: &WorkerStats, msg: &str) {
+    ws.error_replies.fetch_add(1, Relaxed);
+    let code = msg.split(' ').next().unwrap_or("ERR");
+    let mut errors = ws.errors.lock().unwrap_or_else(|p| p.into_inner());
+    match errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            errors.insert(code.to_string(), 1);
+        }
     }
 }
 
@@ -511,6 +532,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
     spec("acl", -2, crate::acl::command, &[], NONE, &[]),
+    spec("slowlog", -2, server::slowlog, &[], NONE, &[]),
 ];
 
 /// A client's CLIENT LIST line (also ACL LOG's `client-info`).
@@ -581,6 +603,10 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
     spec("acl|users", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
     spec("acl|whoami", 2, crate::acl::command, &["noscript", "loading", "stale"], NONE, &["@slow"]),
     spec("acl|help", 2, crate::acl::command, LS, NONE, &["@slow"]),
+    spec("slowlog|get", -2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
+    spec("slowlog|len", 2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
+    spec("slowlog|reset", 2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
+    spec("slowlog|help", 2, server::slowlog, LS, NONE, &["@slow"]),
 ];
 
 /// `(parent index, subcommand name)` to index in [`SUBCOMMANDS`].
@@ -721,6 +747,14 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     let resolved = match resolve(&args) {
         Ok(r) => r,
         Err(e) => {
+            // A known command with the wrong arity counts as a rejected call of it.
+            if let Some(idx) = lookup(args.get(0)) {
+                let sub =
+                    if IS_CONTAINER[idx] && args.len() >= 2 { lookup_sub(idx, args.get(1)) } else { None };
+                if sub.is_some() || !IS_CONTAINER[idx] || args.len() < 2 {
+                    crate::node::bump(&ctx.ws.cmds[Resolved { idx, sub }.acl_id()].rejected, 1);
+                }
+            }
             tx::flag(ctx);
             return ctx.error(&e);
         }
@@ -730,8 +764,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     // CLIENT LIST's `cmd=` (and ACL LOG's client-info) name the command being run.
     ctx.state.handle.last_cmd.store(resolved.acl_id() + 1, Relaxed);
     if !ctx.state.authenticated && !cmd.no_auth {
-        tx::flag(ctx);
-        return ctx.error("NOAUTH Authentication required.");
+        return ctx.reject(resolved, "NOAUTH Authentication required.");
     }
     if ctx.state.user_epoch != ctx.node.acl.epoch() && !crate::acl::refresh_user(ctx) {
         // The user was deleted: its connections close, as in Redis.
@@ -740,15 +773,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     }
     if !ctx.state.user.unrestricted() {
         if let Err(denied) = ctx.state.user.check(resolved, &args) {
-            tx::flag(ctx);
             let in_multi = ctx.state.multi.is_some();
             crate::acl::log_denied(ctx, &denied, resolved, &args, in_multi);
-            return ctx.error(&denied.noperm_text(resolved));
+            return ctx.reject(resolved, &denied.noperm_text(resolved));
         }
     }
     if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
-        tx::flag(ctx);
-        return ctx.error("OOM command not allowed when used memory > 'maxmemory'.");
+        return ctx.reject(resolved, "OOM command not allowed when used memory > 'maxmemory'.");
     }
     if ctx.state.proto == cachet_resp::Protocol::Resp2
         && pubsub::subscribed(ctx.state)
@@ -765,9 +796,24 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     run(ctx, idx, args);
 }
 
-/// Runs a command that has passed the checks (directly, or from EXEC's queue).
+/// Runs a command that has passed the checks (directly, or from EXEC's queue), timing it for
+/// INFO commandstats and the SLOWLOG.
 pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
+    let sub = if IS_CONTAINER[idx] && args.len() >= 2 { lookup_sub(idx, args.get(1)) } else { None };
+    let id = Resolved { idx, sub }.acl_id();
+    let errors_before = ctx.ws.error_replies.load(Relaxed);
+    let t0 = crate::clock::ticks();
     run_inner(ctx, idx, args);
+    let dt = crate::clock::ticks().wrapping_sub(t0);
+    let st = &ctx.ws.cmds[id];
+    crate::node::bump(&st.calls, 1);
+    crate::node::bump(&st.ticks, dt);
+    if ctx.ws.error_replies.load(Relaxed) != errors_before {
+        crate::node::bump(&st.failed, 1);
+    }
+    if dt >= ctx.node.slowlog_ticks() && !COMMANDS[idx].flags.contains(&"skip_slowlog") {
+        server::slowlog_record(ctx, args, crate::clock::to_us(dt));
+    }
     // A command that adds elements may have filled a key someone is blocked on: poke them
     // (one atomic load when nobody is blocked).
     if ctx.node.blocked_clients() > 0 {

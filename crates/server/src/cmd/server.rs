@@ -411,6 +411,46 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             node.stats.tls_refused.load(Relaxed),
         );
     }
+    // Like Redis, commandstats and errorstats come with `all`/`everything` or by name only.
+    let named_or_all = |s: &str| sections.iter().any(|x| x == s || x == "all" || x == "everything");
+    if named_or_all("commandstats") {
+        o.push_str("# Commandstats\r\n");
+        let ids = super::COMMANDS.len() + super::SUBCOMMANDS.len();
+        for id in 0..ids {
+            let (mut calls, mut ticks, mut rejected, mut failed) = (0, 0, 0, 0);
+            for w in node.worker_stats.iter() {
+                let c = &w.cmds[id];
+                calls += c.calls.load(Relaxed);
+                ticks += c.ticks.load(Relaxed);
+                rejected += c.rejected.load(Relaxed);
+                failed += c.failed.load(Relaxed);
+            }
+            if calls + rejected + failed == 0 {
+                continue;
+            }
+            let usec = crate::clock::to_us(ticks);
+            let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+            let _ = write!(
+                o,
+                "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+                super::name_of_id(id)
+            );
+        }
+        o.push_str("\r\n");
+    }
+    if named_or_all("errorstats") {
+        o.push_str("# Errorstats\r\n");
+        let mut all: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for w in node.worker_stats.iter() {
+            for (code, n) in lock(&w.errors).iter() {
+                *all.entry(code.clone()).or_default() += n;
+            }
+        }
+        for (code, n) in all {
+            let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+        }
+        o.push_str("\r\n");
+    }
     if want("keyspace") {
         o.push_str("# Keyspace\r\n");
         for (db, (keys, expires)) in node.keyspace.db_counts().into_iter().enumerate() {
@@ -425,6 +465,126 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
         o.truncate(o.len() - 2);
     }
     o
+}
+
+/// Records a slow command: arguments cut as Redis cuts them (32 at most, 128 bytes each) and
+/// secrets replaced by `(redacted)`.
+pub fn slowlog_record(ctx: &mut Ctx, args: Args, micros: u64) {
+    const MAX_ARGS: usize = 32;
+    const MAX_ARG_LEN: usize = 128;
+    let name = args.get(0).to_ascii_lowercase();
+    let secret = |i: usize| -> bool {
+        match name.as_slice() {
+            b"auth" => i >= 1,
+            b"acl" => i >= 3 && args.get(1).eq_ignore_ascii_case(b"setuser"),
+            b"hello" => i >= 2 && args.get(i - 2).eq_ignore_ascii_case(b"auth"),
+            b"config" => {
+                i >= 3
+                    && i % 2 == 1
+                    && args.get(1).eq_ignore_ascii_case(b"set")
+                    && (args.get(i - 1).eq_ignore_ascii_case(b"requirepass")
+                        || args.get(i - 1).eq_ignore_ascii_case(b"masterauth"))
+            }
+            _ => false,
+        }
+    };
+    let shown = args.len().min(MAX_ARGS);
+    let mut logged = Vec::with_capacity(shown);
+    for i in 0..shown {
+        if shown < args.len() && i == shown - 1 {
+            logged.push(format!("... ({} more arguments)", args.len() - shown + 1).into_bytes());
+            break;
+        }
+        let a = args.get(i);
+        if secret(i) {
+            logged.push(b"(redacted)".to_vec());
+        } else if a.len() > MAX_ARG_LEN {
+            let mut v = a[..MAX_ARG_LEN].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
+            logged.push(v);
+        } else {
+            logged.push(a.to_vec());
+        }
+    }
+    let h = &ctx.state.handle;
+    ctx.node.slowlog_push(crate::node::SlowEntry {
+        id: 0,
+        unix_secs: ctx.now_ms / 1000,
+        micros,
+        args: logged,
+        peer: h.addr.clone(),
+        name: lock(&h.name).clone(),
+    });
+}
+
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+];
+
+pub fn slowlog(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"len" => {
+            let n = lock(&ctx.node.slowlog).len();
+            ctx.w().integer(n as i64)
+        }
+        b"reset" => {
+            lock(&ctx.node.slowlog).clear();
+            ctx.w().ok()
+        }
+        b"get" => {
+            let count =
+                match args.len() {
+                    2 => 10,
+                    3 => match int_arg(args.get(2)) {
+                        Some(-1) => usize::MAX,
+                        Some(n) if n >= 0 => n as usize,
+                        _ => return ctx.error("ERR count should be greater than or equal to -1"),
+                    },
+                    _ => return ctx.error(
+                        "ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP.",
+                    ),
+                };
+            let log = lock(&ctx.node.slowlog);
+            let n = log.len().min(count);
+            let mut out = Vec::new();
+            let mut w = cachet_resp::ReplyWriter::new(&mut out, ctx.state.proto);
+            w.array(n);
+            for e in log.iter().take(n) {
+                w.array(6);
+                w.integer(e.id as i64);
+                w.integer(e.unix_secs as i64);
+                w.integer(e.micros as i64);
+                w.array(e.args.len());
+                for a in &e.args {
+                    w.bulk(a);
+                }
+                w.bulk(e.peer.as_bytes());
+                w.bulk(&e.name);
+            }
+            drop(log);
+            ctx.out.extend_from_slice(&out);
+        }
+        b"help" => {
+            let mut w = ctx.w();
+            w.array(SLOWLOG_HELP.len());
+            for l in SLOWLOG_HELP {
+                w.simple(l.as_bytes());
+            }
+        }
+        _ => ctx.unknown_subcommand(args.get(1), "SLOWLOG"),
+    }
 }
 
 pub fn info(ctx: &mut Ctx, args: Args) {
