@@ -57,6 +57,10 @@ pub struct Config {
     /// Bytes of data allowed before writes are refused (0 = no limit).
     pub maxmemory: u64,
     pub maxmemory_policy: String,
+    /// Keys sampled per eviction (Redis's approximation of LRU/LFU/TTL).
+    pub maxmemory_samples: usize,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
     /// `physical-first`, `in-order`, or `none`.
     pub cpu_pinning: String,
     pub io_ring_entries: u32,
@@ -116,6 +120,9 @@ impl Default for Config {
             reserved_memory_percent: 25,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             cpu_pinning: "in-order".into(),
             io_ring_entries: 1024,
             io_recv_buffers: 512,
@@ -131,6 +138,18 @@ impl Default for Config {
         }
     }
 }
+
+/// Redis's eviction policies, in its order.
+pub const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
 
 /// One directive: its name, how it reads and prints, and whether it can change live.
 pub struct Directive {
@@ -339,14 +358,24 @@ pub static DIRECTIVES: &[Directive] = &[
         c.reserved_memory_percent = n
     }),
     directive!("maxmemory", mutable: true, tls: false, |c| c.maxmemory.to_string(), |c, v| c.maxmemory = parse_memory(v)?),
-    // Eviction policies arrive with the keyspace issue; until then the node refuses writes over
-    // maxmemory (noeviction) and says so rather than accept a policy it would not apply.
     directive!("maxmemory-policy", mutable: true, tls: false, |c| c.maxmemory_policy.clone(), |c, v| {
-        if !v.eq_ignore_ascii_case("noeviction") {
-            return Err("only noeviction is supported so far".into());
+        let v = v.to_ascii_lowercase();
+        if !MAXMEMORY_POLICIES.contains(&v.as_str()) {
+            return Err(format!("argument(s) must be one of the following: {}", MAXMEMORY_POLICIES.join(", ")));
         }
-        c.maxmemory_policy = "noeviction".into()
+        c.maxmemory_policy = v
     }),
+    directive!("maxmemory-samples", mutable: true, tls: false, |c| c.maxmemory_samples.to_string(), |c, v| {
+        let n: usize = parse_int(v)?;
+        if !(1..=64).contains(&n) {
+            return Err("argument must be between 1 and 64 inclusive".into());
+        }
+        c.maxmemory_samples = n
+    }),
+    directive!("lfu-log-factor", mutable: true, tls: false, |c| c.lfu_log_factor.to_string(),
+        |c, v| c.lfu_log_factor = parse_int(v)?),
+    directive!("lfu-decay-time", mutable: true, tls: false, |c| c.lfu_decay_time.to_string(),
+        |c, v| c.lfu_decay_time = parse_int(v)?),
     directive!("cpu-pinning", mutable: false, tls: false, |c| c.cpu_pinning.clone(), |c, v| {
         let v = v.to_ascii_lowercase();
         if !matches!(v.as_str(), "physical-first" | "in-order" | "none") {

@@ -30,8 +30,12 @@ pub struct Live {
     pub slowlog_max_len: usize,
     pub timeout_secs: u64,
     pub proto_max_bulk_len: i64,
-    /// Bytes of data before `denyoom` commands are refused (0 = no limit).
+    /// Bytes of data before keys are evicted or `denyoom` commands refused (0 = no limit).
     pub maxmemory: u64,
+    /// `maxmemory-policy`: None for noeviction, else (volatile only, what goes first).
+    pub eviction: Option<(bool, cachet_store::Evict)>,
+    pub maxmemory_samples: usize,
+    pub access_policy: cachet_store::AccessPolicy,
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
     pub set_max_intset_entries: usize,
@@ -249,6 +253,8 @@ impl Node {
             acl.load(&text, &path.display().to_string())?;
         }
         crate::clock::init();
+        let keyspace = Keyspace::new(config.databases, 64 * workers.max(1));
+        keyspace.set_access_policy(live.access_policy);
         Ok(Node {
             acl,
             blocked: Mutex::new(std::collections::HashMap::new()),
@@ -260,7 +266,7 @@ impl Node {
             expired_keys: AtomicU64::new(0),
             node_type,
             tuning_profile,
-            keyspace: Keyspace::new(config.databases, 64 * workers.max(1)),
+            keyspace,
             config: Mutex::new(config),
             live: ArcSwap::from_pointee(live),
             tls_stats: TlsStats::default(),
@@ -300,6 +306,36 @@ impl Node {
 
     pub fn used_memory(&self) -> u64 {
         self.used_memory.load(Relaxed)
+    }
+
+    /// Counts bytes a write is about to add, so the figure compared with `maxmemory` does not
+    /// lag a burst of writes until the next tick re-measures it (only with `maxmemory` set).
+    pub fn expect_growth(&self, bytes: u64) {
+        self.used_memory.fetch_add(bytes, Relaxed);
+    }
+
+    /// Evicts keys by `maxmemory-policy` until the data fits under `maxmemory`; false when it
+    /// still does not (nothing eligible left, or noeviction).
+    pub fn evict_to_fit(&self, live: &Live, now_ms: u64, seed: u64) -> bool {
+        let mut used = self.used_memory();
+        if used <= live.maxmemory {
+            return true;
+        }
+        let Some((volatile, how)) = live.eviction else { return false };
+        let mut seed = seed | 1;
+        while used > live.maxmemory {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            match self.keyspace.evict_one(live.maxmemory_samples, volatile, how, now_ms, seed) {
+                Some(freed) => {
+                    used = used.saturating_sub(freed as u64);
+                    self.used_memory.fetch_sub(freed as u64, Relaxed);
+                }
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Worker `index`'s waker (handed to the runtime at start).
@@ -524,6 +560,9 @@ impl Node {
         }
         self.acl.pubsub_all.store(next.acl_pubsub_default_all, Relaxed);
         self.acl.log_max_len.store(next.acllog_max_len, Relaxed);
+        if live.access_policy != self.live().access_policy {
+            self.keyspace.set_access_policy(live.access_policy);
+        }
         *cfg = next;
         self.live.store(Arc::new(live));
         self.refresh_clock();
@@ -647,6 +686,13 @@ fn build_live(c: &Config) -> Result<Live, String> {
         timeout_secs: c.timeout,
         proto_max_bulk_len: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
         maxmemory: c.maxmemory,
+        eviction: eviction_of(&c.maxmemory_policy),
+        maxmemory_samples: c.maxmemory_samples,
+        access_policy: cachet_store::AccessPolicy {
+            lfu: c.maxmemory_policy.ends_with("-lfu"),
+            log_factor: c.lfu_log_factor,
+            decay_minutes: c.lfu_decay_time,
+        },
         hash_max_listpack_entries: c.hash_max_listpack_entries,
         hash_max_listpack_value: c.hash_max_listpack_value,
         set_max_intset_entries: c.set_max_intset_entries,
@@ -655,6 +701,19 @@ fn build_live(c: &Config) -> Result<Live, String> {
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })
+}
+
+/// What a `maxmemory-policy` evicts: None for noeviction, else (volatile keys only, order).
+fn eviction_of(policy: &str) -> Option<(bool, cachet_store::Evict)> {
+    use cachet_store::Evict;
+    let (scope, how) = policy.split_once('-')?;
+    let how = match how {
+        "lru" | "lfu" => Evict::Coldest,
+        "random" => Evict::Random,
+        "ttl" => Evict::SoonestExpiry,
+        _ => return None,
+    };
+    Some((scope == "volatile", how))
 }
 
 pub fn unix_ms() -> u64 {

@@ -24,8 +24,8 @@ pub use glob::glob_match;
 pub use hash::{Hash, PackLimits};
 pub use held::StripeGuard;
 pub use set::Set;
-pub use stripe::Stripe;
-pub use value::{Entry, Value};
+pub use stripe::{Evict, Stripe};
+pub use value::{AccessPolicy, Entry, Value, LFU_INIT};
 pub use zset::{format_score, Score, ZSet};
 
 use std::hash::BuildHasher;
@@ -188,6 +188,66 @@ impl Keyspace {
         removed
     }
 
+    /// Sets how key accesses are recorded (on a policy change between LRU and LFU, existing
+    /// keys' fields are read the new way until next used, as in Redis).
+    pub fn set_access_policy(&self, p: AccessPolicy) {
+        self.for_each_stripe(|s| s.policy = p);
+    }
+
+    /// Evicts one key, Redis's way: samples `samples` keys (each from a random stripe, so the
+    /// sample is close to uniform over the keyspace) and removes the one `how` ranks first.
+    /// Returns the bytes freed, or None when no key is eligible anywhere.
+    pub fn evict_one(
+        &self,
+        samples: usize,
+        volatile: bool,
+        how: Evict,
+        now_ms: u64,
+        seed: u64,
+    ) -> Option<usize> {
+        let mut rng = seed | 1;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let want = if how == Evict::Random { 1 } else { samples.max(1) };
+        let mut best: Option<(usize, usize, Box<[u8]>, u64)> = None;
+        let (mut seen, mut tries) = (0, 0);
+        while seen < want && tries < want * 8 {
+            tries += 1;
+            let si = next() as usize & self.mask;
+            if let Some((db, key, score)) = self.acquire(si).eviction_candidate(volatile, how, now_ms) {
+                seen += 1;
+                if best.as_ref().is_none_or(|b| score < b.3) {
+                    best = Some((si, db, key, score));
+                }
+            }
+        }
+        if best.is_none() {
+            // Few eligible keys: look at every stripe before declaring there are none.
+            for si in 0..self.stripes.len() {
+                if let Some((db, key, score)) = self.acquire(si).eviction_candidate(volatile, how, now_ms) {
+                    best = Some((si, db, key, score));
+                    break;
+                }
+            }
+        }
+        let (si, db, key, _) = best?;
+        let h = self.hash(&key);
+        let freed = self.acquire(si).evict(db, h, &key, now_ms);
+        // Someone may have removed it between the sample and now: that made room too.
+        Some(freed.unwrap_or(0))
+    }
+
+    /// Keys evicted so far (INFO `evicted_keys`).
+    pub fn evicted(&self) -> u64 {
+        let mut n = 0;
+        self.for_each_stripe(|s| n += s.evicted);
+        n
+    }
+
     /// (expired_keys, used_memory_dataset) summed over stripes.
     pub fn stats(&self) -> (u64, usize) {
         let (mut expired, mut bytes) = (0, 0);
@@ -328,5 +388,48 @@ mod tests {
         let guards = ks.lock_stripes(&hashes);
         assert!(guards.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(guards.len() <= 2);
+    }
+}
+
+#[cfg(test)]
+mod eviction_tests {
+    use super::*;
+
+    #[test]
+    fn sampled_lru_eviction_keeps_recently_used_keys() {
+        let ks = Keyspace::new(16, 64);
+        // 2000 keys written at t = 0..2000 ms; the first 50 are used again at t = 2000.
+        for i in 0..2000u64 {
+            let k = format!("k{i}");
+            let h = ks.hash(k.as_bytes());
+            ks.stripe(h).set(0, h, k.as_bytes(), Value::string(b"v"), 0, i);
+        }
+        for i in 0..50u64 {
+            let k = format!("k{i}");
+            let h = ks.hash(k.as_bytes());
+            ks.stripe(h).get(0, h, k.as_bytes(), 2000);
+        }
+        let mut seed = 7u64;
+        for _ in 0..1500 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ks.evict_one(5, false, Evict::Coldest, 2001, seed).unwrap();
+        }
+        let alive = (0..50u64)
+            .filter(|i| {
+                let k = format!("k{i}");
+                let h = ks.hash(k.as_bytes());
+                ks.stripe(h).peek(0, h, k.as_bytes(), 2001).is_some()
+            })
+            .count();
+        assert!(alive >= 48, "{alive} of 50 recently used keys kept");
+        // The oldest untouched keys went first.
+        let old_alive = (50..550u64)
+            .filter(|i| {
+                let k = format!("k{i}");
+                let h = ks.hash(k.as_bytes());
+                ks.stripe(h).peek(0, h, k.as_bytes(), 2001).is_some()
+            })
+            .count();
+        assert!(old_alive < 100, "{old_alive} of the 500 oldest kept");
     }
 }

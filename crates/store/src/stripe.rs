@@ -5,7 +5,7 @@
 //! too. Lookups pass the hash that [`crate::Keyspace::hash`] computed once, so choosing the
 //! stripe and probing its table hash the key a single time.
 
-use crate::value::{Entry, Value};
+use crate::value::{AccessPolicy, Entry, Value};
 use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
 use indexmap::IndexMap;
 
@@ -30,8 +30,23 @@ pub struct Stripe {
     pub(crate) expired: u64,
     /// Approximate bytes held by keys and values (INFO `used_memory_dataset`).
     pub(crate) bytes: usize,
+    /// Keys removed to make room under `maxmemory` (INFO `evicted_keys`).
+    pub(crate) evicted: u64,
+    /// How key accesses are recorded (LRU time or LFU counter).
+    pub(crate) policy: AccessPolicy,
     /// State of this stripe's random sampler (xorshift).
     rng: u64,
+}
+
+/// What eviction drops first among the keys it samples (`maxmemory-policy` without its
+/// allkeys/volatile half).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evict {
+    /// Least recently used, or least frequently used under an LFU access policy.
+    Coldest,
+    Random,
+    /// Nearest expiry time (volatile-ttl).
+    SoonestExpiry,
 }
 
 impl Stripe {
@@ -42,12 +57,25 @@ impl Stripe {
             volatile: 0,
             expired: 0,
             bytes: 0,
+            evicted: 0,
+            policy: AccessPolicy::default(),
             rng: seed | 1,
         }
     }
 
-    /// The live entry for `key`, removing it first if its time has passed (lazy expiry).
+    /// The live entry for `key`, removing it first if its time has passed (lazy expiry). This
+    /// is a use of the key: its LRU time or LFU counter is updated.
     pub fn get(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let random = if self.policy.lfu { self.next_random() } else { 0 };
+        let policy = self.policy;
+        let e = self.peek(db, hash, key, now_ms)?;
+        e.access = policy.touched(e.access, now_ms, random);
+        Some(e)
+    }
+
+    /// Like [`Stripe::get`] without counting a use (TYPE, TTL, EXISTS, OBJECT: Redis's
+    /// `LOOKUP_NOTOUCH`).
+    pub fn peek(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let table = &mut self.dbs[db];
         let idx = table.raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
         if table[idx].is_expired(now_ms) {
@@ -55,6 +83,59 @@ impl Stripe {
             return None;
         }
         Some(&mut self.dbs[db][idx])
+    }
+
+    /// The access policy keys of this stripe are recorded under.
+    pub fn access_policy(&self) -> AccessPolicy {
+        self.policy
+    }
+
+    /// One eviction candidate: a uniformly random key of this stripe (only keys with an
+    /// expiry when `volatile`), its database and how `how` ranks it (lower goes first).
+    pub fn eviction_candidate(
+        &mut self,
+        volatile: bool,
+        how: Evict,
+        now_ms: u64,
+    ) -> Option<(usize, Box<[u8]>, u64)> {
+        if volatile && self.volatile == 0 {
+            return None;
+        }
+        let total: usize = self.dbs.iter().map(|t| t.len()).sum();
+        if total == 0 {
+            return None;
+        }
+        for _ in 0..8 {
+            let mut idx = (self.next_random() % total as u64) as usize;
+            let mut db = 0;
+            while idx >= self.dbs[db].len() {
+                idx -= self.dbs[db].len();
+                db += 1;
+            }
+            let (k, e) = self.dbs[db].get_index(idx).expect("index below the length");
+            if volatile && e.expire_at_ms == 0 {
+                continue;
+            }
+            let score = match how {
+                Evict::Coldest => self.policy.keep_score(e.access, now_ms),
+                Evict::Random => 0,
+                Evict::SoonestExpiry => e.expire_at_ms,
+            };
+            return Some((db, k.clone(), score));
+        }
+        None
+    }
+
+    /// Removes `key` to make room (counted in INFO `evicted_keys`); returns the bytes freed.
+    pub fn evict(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
+        let before = self.bytes;
+        let idx = self.dbs[db].raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
+        let expired = self.dbs[db][idx].is_expired(now_ms);
+        self.remove_index(db, idx, expired);
+        if !expired {
+            self.evicted += 1;
+        }
+        Some(before - self.bytes)
     }
 
     /// Records a modification of `key` for the clients watching it.
@@ -138,13 +219,18 @@ impl Stripe {
         now_ms: u64,
     ) -> Option<Entry> {
         self.touch(db, key);
-        let new = Entry { value, expire_at_ms };
+        let random = if self.policy.lfu { self.next_random() } else { 0 };
+        let mut new = Entry { value, expire_at_ms, access: self.policy.initial(now_ms) };
         self.bytes += new.heap_size();
         if expire_at_ms != 0 {
             self.volatile += 1;
         }
         match self.dbs[db].raw_entry_mut_v1().from_hash(hash, |k| &**k == key) {
             RawEntryMut::Occupied(mut o) => {
+                if self.policy.lfu {
+                    // An overwrite is a use: the key keeps its frequency.
+                    new.access = self.policy.touched(o.get().access, now_ms, random);
+                }
                 let old = std::mem::replace(o.get_mut(), new);
                 self.bytes -= old.heap_size();
                 if old.expire_at_ms != 0 {

@@ -118,11 +118,100 @@ fn cachet_parse_i64(s: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-/// A value and its absolute expiry time in Unix milliseconds (0 = never).
+/// A value, its absolute expiry time in Unix milliseconds (0 = never), and when it was last
+/// used, as Redis's `lru` bits of an object hold it: under an LRU (or no) policy the access
+/// time in milliseconds (wrapping every 49 days; Redis keeps seconds, too coarse to tell keys
+/// of the same second apart); under an LFU policy the time in minutes (bits 8..24) and a
+/// logarithmic access counter (low 8 bits). The bucket that holds an entry is 64 bytes with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub value: Value,
     pub expire_at_ms: u64,
+    pub access: u32,
+}
+
+/// Redis's `LFU_INIT_VAL`: a new key's counter, so it is not evicted before it had a chance.
+pub const LFU_INIT: u32 = 5;
+
+/// How keys' last use is recorded (the `maxmemory-policy` family), with the LFU knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessPolicy {
+    pub lfu: bool,
+    /// `lfu-log-factor`
+    pub log_factor: u32,
+    /// `lfu-decay-time`, minutes
+    pub decay_minutes: u32,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy { lfu: false, log_factor: 10, decay_minutes: 1 }
+    }
+}
+
+fn lru_clock(now_ms: u64) -> u32 {
+    now_ms as u32
+}
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+impl AccessPolicy {
+    /// The access field of a new key.
+    pub fn initial(&self, now_ms: u64) -> u32 {
+        if self.lfu {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    /// The access field after one more use; `random` is a uniformly random u64.
+    pub fn touched(&self, access: u32, now_ms: u64, random: u64) -> u32 {
+        if !self.lfu {
+            return lru_clock(now_ms);
+        }
+        let mut counter = self.decayed(access, now_ms);
+        if counter < 255 {
+            let base = counter.saturating_sub(LFU_INIT) as f64;
+            let p = 1.0 / (base * self.log_factor as f64 + 1.0);
+            let r = (random >> 11) as f64 / (1u64 << 53) as f64;
+            if r < p {
+                counter += 1;
+            }
+        }
+        (lfu_minutes(now_ms) << 8) | counter
+    }
+
+    /// The LFU counter after the decay for the minutes since it was last used (OBJECT FREQ).
+    pub fn decayed(&self, access: u32, now_ms: u64) -> u32 {
+        let counter = access & 0xFF;
+        let last = access >> 8;
+        let now = lfu_minutes(now_ms);
+        let elapsed = if now >= last { now - last } else { 65_535 - last + now };
+        let periods = elapsed.checked_div(self.decay_minutes).unwrap_or(0);
+        counter.saturating_sub(periods)
+    }
+
+    /// Milliseconds since last use under LRU.
+    pub fn idle_ms(&self, access: u32, now_ms: u64) -> u64 {
+        lru_clock(now_ms).wrapping_sub(access) as u64
+    }
+
+    /// Seconds since last use under LRU (OBJECT IDLETIME).
+    pub fn idle_secs(&self, access: u32, now_ms: u64) -> u64 {
+        self.idle_ms(access, now_ms) / 1000
+    }
+
+    /// How strongly a key should be kept (higher = keep): eviction drops the lowest sampled.
+    pub fn keep_score(&self, access: u32, now_ms: u64) -> u64 {
+        if self.lfu {
+            self.decayed(access, now_ms) as u64
+        } else {
+            u64::MAX - self.idle_ms(access, now_ms)
+        }
+    }
 }
 
 impl Entry {
@@ -148,6 +237,29 @@ mod tests {
         assert!(matches!(Value::string(b"-0"), Value::Raw(_)));
         assert!(matches!(Value::string(b"+1"), Value::Raw(_)));
         assert!(matches!(Value::string(b"99999999999999999999"), Value::Raw(_)));
+    }
+
+    #[test]
+    fn lru_idle_time_counts_seconds_and_lfu_counts_grow_slowly_and_decay() {
+        let lru = AccessPolicy::default();
+        let a = lru.initial(10_000);
+        assert_eq!(lru.idle_secs(a, 15_500), 5);
+        let lfu = AccessPolicy { lfu: true, ..AccessPolicy::default() };
+        let mut a = lfu.initial(0);
+        assert_eq!(lfu.decayed(a, 0), LFU_INIT);
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            a = lfu.touched(a, 0, seed);
+        }
+        let hot = lfu.decayed(a, 0);
+        // Logarithmic: 10 000 uses with log factor 10 land far below 255 but well above 5.
+        assert!(hot > 15 && hot < 60, "counter {hot}");
+        // One point lost per decay period (a minute) without use.
+        assert_eq!(lfu.decayed(a, 3 * 60_000), hot - 3);
+        assert!(lfu.keep_score(a, 0) > lfu.keep_score(lfu.initial(0), 0));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn del(ctx: &mut Ctx, args: Args) {
 
 pub fn exists(ctx: &mut Ctx, args: Args) {
     let (db, now) = (ctx.state.db, ctx.now_ms);
-    let n = each_key(ctx, &args, |s, h, k| s.contains(db, h, k, now));
+    let n = each_key(ctx, &args, |s, h, k| s.peek(db, h, k, now).is_some());
     ctx.w().integer(n);
 }
 
@@ -112,7 +112,7 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, ms: bool) {
     let ks = &node.keyspace;
     let h = ks.hash(key);
     let (db, now) = (ctx.state.db, ctx.now_ms);
-    let found = ks.stripe(h).get(db, h, key, now).map(|e| e.expire_at_ms);
+    let found = ks.stripe(h).peek(db, h, key, now).map(|e| e.expire_at_ms);
     let reply = match found {
         None => -2,
         Some(0) => -1,
@@ -194,7 +194,7 @@ pub fn flushall(ctx: &mut Ctx, args: Args) {
 
 pub fn key_type(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let name = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.type_name()));
+    let name = ctx.with_key(key, |s, h, db, now| s.peek(db, h, key, now).map(|e| e.value.type_name()));
     ctx.w().simple(name.unwrap_or("none").as_bytes());
 }
 
@@ -310,7 +310,7 @@ pub fn pexpireat(ctx: &mut Ctx, args: Args) {
 
 fn expiretime_generic(ctx: &mut Ctx, args: Args, ms: bool) {
     let key = args.get(1);
-    let reply = match ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.expire_at_ms)) {
+    let reply = match ctx.with_key(key, |s, h, db, now| s.peek(db, h, key, now).map(|e| e.expire_at_ms)) {
         None => -2,
         Some(0) => -1,
         Some(at) if ms => at as i64,
@@ -419,37 +419,83 @@ pub fn swapdb(ctx: &mut Ctx, args: Args) {
 
 /// OBJECT ENCODING and REFCOUNT. (IDLETIME and FREQ need the access clock that comes with
 /// eviction.)
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// What OBJECT reports of a key, read without counting as a use of it.
+enum ObjectInfo {
+    Encoding(&'static str),
+    Refcount(i64),
+    Idle(u64),
+    Freq(u32),
+    NotLfu,
+    NotLru,
+}
+
 pub fn object(ctx: &mut Ctx, args: Args) {
     let sub = args.get(1).to_ascii_lowercase();
-    let known = matches!(sub.as_slice(), b"encoding" | b"refcount");
-    if !known {
-        return ctx.unknown_subcommand(args.get(1), "OBJECT");
-    }
-    if args.len() != 3 {
-        let name = format!("object|{}", String::from_utf8_lossy(&sub));
-        return ctx.wrong_arity(&name);
+    if sub == b"help" {
+        let mut w = ctx.w();
+        w.array(OBJECT_HELP.len());
+        for l in OBJECT_HELP {
+            w.simple(l.as_bytes());
+        }
+        return;
     }
     let key = args.get(2);
-    let v = ctx.with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| e.value.clone()));
-    let Some(v) = v else { return ctx.w().null() };
-    match sub.as_slice() {
-        b"encoding" => {
-            let enc: &[u8] = match &v {
-                Value::Int(_) => b"int",
+    let info = ctx.with_key(key, |s, h, db, now| {
+        let policy = s.access_policy();
+        let e = s.peek(db, h, key, now)?;
+        Some(match sub.as_slice() {
+            b"encoding" => ObjectInfo::Encoding(match &e.value {
+                Value::Int(_) => "int",
                 // Redis embeds strings of up to 44 bytes in the object header.
-                Value::Raw(b) if b.len() <= 44 => b"embstr",
-                Value::Raw(_) => b"raw",
-                Value::Hash(h) => h.encoding().as_bytes(),
-                Value::Set(s) => s.encoding().as_bytes(),
-                Value::List(_) => b"quicklist",
-                Value::ZSet(z) => z.encoding().as_bytes(),
-            };
-            ctx.w().bulk(enc)
-        }
-        _ => {
+                Value::Raw(b) if b.len() <= 44 => "embstr",
+                Value::Raw(_) => "raw",
+                Value::Hash(h) => h.encoding(),
+                Value::Set(s) => s.encoding(),
+                Value::List(_) => "quicklist",
+                Value::ZSet(z) => z.encoding(),
+            }),
             // Redis shares the integers 0..9999, reporting them with INT_MAX references.
-            let shared = matches!(v, Value::Int(i) if (0..10000).contains(&i));
-            ctx.w().integer(if shared { i32::MAX as i64 } else { 1 })
-        }
+            b"refcount" => ObjectInfo::Refcount(match e.value {
+                Value::Int(i) if (0..10000).contains(&i) => i32::MAX as i64,
+                _ => 1,
+            }),
+            b"idletime" if policy.lfu => ObjectInfo::NotLru,
+            b"idletime" => ObjectInfo::Idle(policy.idle_secs(e.access, now)),
+            b"freq" if !policy.lfu => ObjectInfo::NotLfu,
+            _ => ObjectInfo::Freq(policy.decayed(e.access, now)),
+        })
+    });
+    match info {
+        None => ctx.w().null(),
+        Some(ObjectInfo::Encoding(e)) => ctx.w().bulk(e.as_bytes()),
+        Some(ObjectInfo::Refcount(n)) => ctx.w().integer(n),
+        Some(ObjectInfo::Idle(n)) => ctx.w().integer(n as i64),
+        Some(ObjectInfo::Freq(n)) => ctx.w().integer(n as i64),
+        Some(ObjectInfo::NotLru) => ctx.error(
+            "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when \
+             switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
+        Some(ObjectInfo::NotLfu) => ctx.error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
+             switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
     }
 }

@@ -778,8 +778,17 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
             return ctx.reject(resolved, &denied.noperm_text(resolved));
         }
     }
-    if ctx.live.maxmemory > 0 && DENY_OOM[idx] && ctx.node.used_memory() > ctx.live.maxmemory {
-        return ctx.reject(resolved, "OOM command not allowed when used memory > 'maxmemory'.");
+    if ctx.live.maxmemory > 0 && ctx.node.used_memory() > ctx.live.maxmemory {
+        // Over the limit: evict by policy (before any command, as Redis does); a command that
+        // may grow memory is refused if that did not make room.
+        let seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        if !ctx.node.evict_to_fit(ctx.live, ctx.now_ms, seed) && DENY_OOM[idx] {
+            return ctx.reject(resolved, "OOM command not allowed when used memory > 'maxmemory'.");
+        }
+    }
+    if ctx.live.maxmemory > 0 && DENY_OOM[idx] {
+        let bytes: usize = args.iter().skip(1).map(<[u8]>::len).sum();
+        ctx.node.expect_growth(bytes as u64 + 64);
     }
     if ctx.state.proto == cachet_resp::Protocol::Resp2
         && pubsub::subscribed(ctx.state)

@@ -348,11 +348,12 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             o,
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
              used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:{}\r\n\
-             maxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:mimalloc\r\n\r\n",
+             maxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:mimalloc\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
             live.maxmemory,
             human_bytes(live.maxmemory),
+            node.config().maxmemory_policy,
         );
     }
     if want("stats") {
@@ -361,12 +362,13 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             o,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
              total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
-             expired_keys:{expired}\r\nevicted_keys:0\r\ntotal_error_replies:{}\r\n\r\n",
+             expired_keys:{expired}\r\nevicted_keys:{}\r\ntotal_error_replies:{}\r\n\r\n",
             s.connections_received.load(Relaxed),
             node.sum(|w| &w.commands),
             node.sum(|w| &w.net_input_bytes),
             node.sum(|w| &w.net_output_bytes),
             s.rejected_connections.load(Relaxed),
+            node.keyspace.evicted(),
             node.sum(|w| &w.error_replies),
         );
     }
