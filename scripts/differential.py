@@ -365,6 +365,47 @@ def pubsub_across(cport, rport):
     return passed, failed
 
 
+def digest_scenario(cport, rport):
+    """The same data of every type on both servers: DEBUG DIGEST and DIGEST-VALUE agree (how a
+    replica of either kind is checked against its primary)."""
+    seen = []
+    for port in (cport, rport):
+        c = Conn(port)
+        if not c.call("DEBUG", "HELP").startswith(b"*"):
+            print("DEBUG not enabled; start both servers with enable-debug-command yes")
+            return 0, 1
+        c.call("FLUSHALL")
+        steps = [c.call("DEBUG", "DIGEST")]
+        c.call("SET", "s", "hello")
+        c.call("SET", "n", "12345")
+        c.call("SET", "ttl", "v", "EX", "1000")
+        c.call("RPUSH", "l", "a", "b", "3")
+        c.call("SADD", "si", "1", "2", "3")
+        c.call("SADD", "ss", "x", "y", "1")
+        c.call("ZADD", "z", "1.5", "a", "2", "b", "0.1", "c", "1e20", "d", "-inf", "e")
+        c.call("HSET", "h", "f", "v", "g", "1")
+        c.call("HSET", "bigh", *[x for i in range(200) for x in (f"f{i}", "x" * i)])
+        c.call("ZADD", "bigz", *[x for i in range(300) for x in (str(i / 7), f"m{i}")])
+        c.call("SELECT", "5")
+        c.call("SET", "s", "other db")
+        steps.append(c.call("DEBUG", "DIGEST"))
+        c.call("SELECT", "0")
+        steps.append(c.call("DEBUG", "DIGEST-VALUE", "s", "n", "ttl", "l", "si", "ss", "z", "h", "bigh", "bigz", "none"))
+        steps.append(c.call("DEBUG", "DIGEST-VALUE"))
+        steps.append(c.call("DEBUG", "NOSUCH"))
+        steps.append(c.call("DEBUG", "OBJECT", "none"))
+        c.call("FLUSHALL")
+        seen.append(steps)
+    passed = failed = 0
+    for i, (x, y) in enumerate(zip(*seen)):
+        if x == y:
+            passed += 1
+        else:
+            failed += 1
+            print(f"DIFF [digest step {i}]\n  cachet: {x!r}\n  redis:  {y!r}")
+    return passed, failed
+
+
 def main():
     cport, rport = int(sys.argv[1]), int(sys.argv[2])
     p2, f2 = run(Conn(cport), Conn(rport), "RESP2")
@@ -377,7 +418,8 @@ def main():
     p3, f3 = run(c3, r3, "RESP3")
     pw, fw = watch_across_connections(cport, rport)
     pp, fp = pubsub_across(cport, rport)
-    passed, failed = p2 + p3 + pw + pp, f2 + f3 + fw + fp
+    pd, fd = digest_scenario(cport, rport)
+    passed, failed = p2 + p3 + pw + pp + pd, f2 + f3 + fw + fp + fd
     print(f"differential: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -130,9 +130,10 @@ check "[mtls] redis-cli without a certificate is refused" bash -c \
 
 # Differential conformance: the same commands to cachet and to redis-server, bytes compared.
 RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" &
+redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" \
+  --enable-debug-command yes &
 PIDS+=($!)
-start_node diff --transit-encryption-mode disabled
+start_node diff --transit-encryption-mode disabled --enable-debug-command yes
 for _ in $(seq 1 50); do redis-cli -p "$RPORT" PING >/dev/null 2>&1 && break; sleep 0.1; done
 check "replies byte for byte equal to redis-server $(redis-server --version | grep -o 'v=[0-9.]*')" \
   python3 scripts/differential.py "$PORT" "$RPORT"

@@ -74,3 +74,34 @@ both_backends! {
         assert_eq!(len, 0);
     }
 }
+
+both_backends! {
+    fn debug_needs_enabling_and_digests_follow_the_data(b: &str) {
+        let off = start(b, &[]);
+        let mut c = off.tls_client().get_connection().unwrap();
+        let e = redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut c).unwrap_err().to_string();
+        assert!(e.contains("DEBUG command not allowed"), "{e}");
+
+        let srv = start(b, &["--enable-debug-command", "yes"]);
+        let mut c = srv.tls_client().get_connection().unwrap();
+        let empty: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+        assert_eq!(empty, "0".repeat(40));
+        let _: () = redis::cmd("SET").arg("s").arg("hello").query(&mut c).unwrap();
+        let one: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+        assert_ne!(one, empty);
+        // The value digest is Redis's: redis-server 7.0.15 prints this for "hello".
+        let v: Vec<String> = redis::cmd("DEBUG").arg("DIGEST-VALUE").arg("s").arg("none").query(&mut c).unwrap();
+        assert_eq!(v, ["36b23a1456b2dce2c3ed252c456761301dba8060", &"0".repeat(40)]);
+        // The digest depends on the data, not on how it got there.
+        let _: () = redis::cmd("SET").arg("t").arg("x").query(&mut c).unwrap();
+        let _: i64 = redis::cmd("DEL").arg("t").query(&mut c).unwrap();
+        let again: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
+        assert_eq!(again, one);
+        let obj: String = redis::cmd("DEBUG").arg("OBJECT").arg("s").query(&mut c).unwrap();
+        assert!(obj.contains("encoding:embstr") && obj.contains("refcount:1"), "{obj}");
+        let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg("0").query(&mut c).unwrap();
+        let _: () = redis::cmd("DEBUG").arg("SLEEP").arg("0").query(&mut c).unwrap();
+        let e = redis::cmd("DEBUG").arg("NOPE").query::<String>(&mut c).unwrap_err().to_string();
+        assert!(e.contains("unknown subcommand or wrong number of arguments for 'NOPE'"), "{e}");
+    }
+}

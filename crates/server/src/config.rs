@@ -33,6 +33,8 @@ pub struct Config {
     /// `acl-pubsub-default`: allchannels (true) or resetchannels (false, Redis 7's default).
     pub acl_pubsub_default_all: bool,
     pub tls_auth_clients_user_cn: bool,
+    /// `enable-debug-command`: no, yes or local.
+    pub enable_debug_command: String,
     /// Microseconds a command must take to enter the SLOWLOG (negative: never).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
@@ -104,6 +106,7 @@ impl Default for Config {
             acllog_max_len: 128,
             acl_pubsub_default_all: false,
             tls_auth_clients_user_cn: false,
+            enable_debug_command: "no".into(),
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             maxclients: 10000,
@@ -274,6 +277,13 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.slowlog_log_slower_than = parse_int(v)?),
     directive!("slowlog-max-len", mutable: true, tls: false, |c| c.slowlog_max_len.to_string(),
         |c, v| c.slowlog_max_len = parse_int(v)?),
+    directive!("enable-debug-command", mutable: false, tls: false, |c| c.enable_debug_command.clone(), |c, v| {
+        let v = v.to_ascii_lowercase();
+        if !matches!(v.as_str(), "no" | "yes" | "local") {
+            return Err("argument(s) must be one of the following: no, yes, local".into());
+        }
+        c.enable_debug_command = v
+    }),
     directive!("maxclients", mutable: true, tls: false, |c| c.maxclients.to_string(), |c, v| {
         let n: usize = parse_int(v)?;
         if n == 0 {

@@ -187,6 +187,8 @@ pub struct Node {
     mailboxes: Box<[Mutex<Vec<usize>>]>,
     wakers: Vec<cachet_runtime::Waker>,
     pubsub: Mutex<PubSub>,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether workers expire keys in the background.
+    pub active_expire: AtomicBool,
     pub slowlog: Mutex<std::collections::VecDeque<SlowEntry>>,
     pub slowlog_next_id: AtomicU64,
     /// `slowlog-log-slower-than` in clock ticks (u64::MAX: disabled).
@@ -279,6 +281,7 @@ impl Node {
                     ..WorkerStats::default()
                 })
                 .collect(),
+            active_expire: AtomicBool::new(true),
             slowlog: Mutex::new(std::collections::VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             slowlog_ticks: AtomicU64::new(u64::MAX),

@@ -118,6 +118,9 @@ impl Service for Worker {
             node.refresh_memory();
             node.refresh_clock();
         }
+        if !node.active_expire.load(Relaxed) {
+            return;
+        }
         let removed =
             node.keyspace.active_expire(self.index, node.workers.max(1), node.now_ms(), EXPIRE_ROUNDS);
         node.worker_stats[self.index].active_expired.fetch_add(removed as u64, Relaxed);

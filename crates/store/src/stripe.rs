@@ -350,6 +350,22 @@ impl Stripe {
         }
     }
 
+    /// Calls `f` with every entry of `db`, expired or not (DEBUG DIGEST walks them all, as
+    /// Redis walks its dict).
+    pub fn for_each_entry(&self, db: usize, mut f: impl FnMut(&[u8], &Entry)) {
+        for (k, e) in &self.dbs[db] {
+            f(k, e);
+        }
+    }
+
+    /// The entry for `key` even if its time has passed, without expiring it or counting a use
+    /// (DEBUG DIGEST-VALUE).
+    pub fn entry_any(&self, db: usize, hash: u64, key: &[u8]) -> Option<&Entry> {
+        let t = &self.dbs[db];
+        let idx = t.raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
+        Some(&t[idx])
+    }
+
     /// A uniformly random live key of `db`, removing expired ones it lands on (at most a few
     /// tries, as Redis's `dbRandomKey`).
     pub fn random_key(&mut self, db: usize, now_ms: u64) -> Option<Box<[u8]>> {

@@ -6,6 +6,7 @@
 
 pub mod blocking;
 mod collection;
+pub mod debug;
 mod hash;
 mod keys;
 mod list;
@@ -533,6 +534,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
     spec("acl", -2, crate::acl::command, &[], NONE, &[]),
     spec("slowlog", -2, server::slowlog, &[], NONE, &[]),
+    spec(
+        "debug",
+        -2,
+        debug::debug,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
 ];
 
 /// A client's CLIENT LIST line (also ACL LOG's `client-info`).
