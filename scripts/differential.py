@@ -246,6 +246,15 @@ CASES = [
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
     ["CONFIG", "SET", "maxclients", "lots"], ["CLIENT", "FOO"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "ok"],
     ["CLIENT", "GETNAME"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC"], ["DBSIZE"],
+    # LCS (the command reference's examples and edge cases)
+    ["MSET", "key1", "ohmytext", "key2", "mynewtext"], ["LCS", "key1", "key2"], ["LCS", "key1", "key2", "LEN"],
+    ["LCS", "key1", "key2", "IDX"], ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4"],
+    ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"], ["LCS", "key1", "key2", "IDX", "WITHMATCHLEN"],
+    ["LCS", "key1", "key2", "LEN", "IDX"], ["LCS", "key1", "key2", "FOO"], ["LCS", "key1", "key2", "MINMATCHLEN"],
+    ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "x"], ["LCS", "key1", "nokey"], ["LCS", "nokey", "nokey2", "IDX"],
+    ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "-3"], ["RPUSH", "lcslist", "a"], ["LCS", "key1", "lcslist"],
+    ["LCS", "lcslist", "key1", "FOO"], ["LCS", "key1"], ["MSET", "la", "abcabcabcxyz", "lb", "xyzabcxabcab"],
+    ["LCS", "la", "lb", "IDX", "WITHMATCHLEN"], ["LCS", "la", "lb"],
     # ACL: rules, descriptions, errors, dry runs (each case leaves the same users behind, so
     # the RESP3 pass sees what the RESP2 pass saw)
     ["ACL", "DELUSER", "u1", "u2", "u3"], ["ACL", "SETUSER", "u1"], ["ACL", "LIST"], ["ACL", "GETUSER", "u1"],
@@ -349,6 +358,21 @@ def pubsub_scenario(port, proto):
     seen.append(sub.call("UNSUBSCRIBE"))
     seen.append(sub.call("GET", "x"))
     seen.append(pub.call("PUBSUB", "FOO"))
+    # Shard channels: their own namespace and counts.
+    seen.append(sub.call("SSUBSCRIBE", "sa", "sb"))
+    seen.append(sub.reply())
+    seen.append(pub.call("PUBLISH", "sa", "not for shard subscribers"))
+    seen.append(pub.call("SPUBLISH", "sa", "hello shard"))
+    seen.append(sub.reply())
+    seen.append(split_array(pub.call("PUBSUB", "SHARDCHANNELS")))
+    seen.append(pub.call("PUBSUB", "SHARDCHANNELS", "sb*"))
+    seen.append(pub.call("PUBSUB", "SHARDNUMSUB", "sa", "zz"))
+    seen.append(sub.call("SUBSCRIBE", "plain"))
+    seen.append(sub.call("SUNSUBSCRIBE", "sa"))
+    seen.append(sub.call("SUNSUBSCRIBE"))
+    seen.append(sub.call("SUNSUBSCRIBE"))
+    seen.append(sub.call("UNSUBSCRIBE"))
+    seen.append(pub.call("SPUBLISH", "sa", "nobody"))
     return seen
 
 

@@ -86,6 +86,8 @@ pub struct ClientState {
     /// Subscribed channels and patterns.
     pub subs: std::collections::BTreeSet<Vec<u8>>,
     pub psubs: std::collections::BTreeSet<Vec<u8>>,
+    /// Subscribed shard channels (SSUBSCRIBE).
+    pub ssubs: std::collections::BTreeSet<Vec<u8>>,
 }
 
 pub struct Conn {
@@ -149,6 +151,7 @@ impl Conn {
                 in_exec: false,
                 subs: Default::default(),
                 psubs: Default::default(),
+                ssubs: Default::default(),
             },
             accepted: now,
             close_notify_sent: false,

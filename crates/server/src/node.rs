@@ -130,8 +130,20 @@ pub fn lock_user(h: &ClientHandle) -> std::sync::MutexGuard<'_, String> {
 
 /// A published message on its way to one subscriber.
 pub enum Delivery {
-    Message { channel: Arc<[u8]>, payload: Arc<[u8]> },
-    PMessage { pattern: Arc<[u8]>, channel: Arc<[u8]>, payload: Arc<[u8]> },
+    Message {
+        channel: Arc<[u8]>,
+        payload: Arc<[u8]>,
+    },
+    PMessage {
+        pattern: Arc<[u8]>,
+        channel: Arc<[u8]>,
+        payload: Arc<[u8]>,
+    },
+    /// SPUBLISH to a shard channel.
+    SMessage {
+        channel: Arc<[u8]>,
+        payload: Arc<[u8]>,
+    },
 }
 
 #[derive(Default)]
@@ -149,6 +161,8 @@ pub const PUBSUB_INBOX_LIMIT: usize = 32 * 1024 * 1024;
 struct PubSub {
     channels: std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>,
     patterns: Vec<(Vec<u8>, Arc<ClientHandle>)>,
+    /// Shard channels (SSUBSCRIBE): their own namespace, as in Redis 7.
+    shard: std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>,
 }
 
 pub struct Node {
@@ -407,6 +421,61 @@ impl Node {
         }
     }
 
+    pub fn ssubscribe(&self, channel: &[u8], h: &Arc<ClientHandle>) {
+        lock(&self.pubsub).shard.entry(channel.to_vec()).or_default().push(h.clone());
+    }
+
+    pub fn sunsubscribe(&self, channel: &[u8], id: u64) {
+        let mut ps = lock(&self.pubsub);
+        if let Some(v) = ps.shard.get_mut(channel) {
+            v.retain(|h| h.id != id);
+            if v.is_empty() {
+                ps.shard.remove(channel);
+            }
+        }
+    }
+
+    /// SPUBLISH: to the subscribers of the shard channel; returns how many receive it.
+    pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> usize {
+        let subs: Vec<Arc<ClientHandle>> = lock(&self.pubsub).shard.get(channel).cloned().unwrap_or_default();
+        let (channel, payload): (Arc<[u8]>, Arc<[u8]>) = (channel.into(), payload.into());
+        for h in &subs {
+            self.deliver(
+                h,
+                Delivery::SMessage { channel: channel.clone(), payload: payload.clone() },
+                channel.len() + payload.len(),
+            );
+        }
+        subs.len()
+    }
+
+    /// Leaves a message in a subscriber's inbox and pokes its worker; a subscriber whose
+    /// inbox passes the limit is disconnected.
+    fn deliver(&self, h: &Arc<ClientHandle>, d: Delivery, size: usize) {
+        let mut inbox = lock(&h.inbox);
+        inbox.items.push(d);
+        inbox.bytes += size;
+        if inbox.bytes > PUBSUB_INBOX_LIMIT {
+            h.killed.store(true, Relaxed);
+        }
+        drop(inbox);
+        self.poke(h.worker, h.slot.load(Relaxed));
+    }
+
+    /// PUBSUB SHARDCHANNELS.
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        let ps = lock(&self.pubsub);
+        ps.shard
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| cachet_store::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        lock(&self.pubsub).shard.get(channel).map_or(0, |v| v.len())
+    }
+
     pub fn psubscribe(&self, pattern: &[u8], h: &Arc<ClientHandle>) {
         lock(&self.pubsub).patterns.push((pattern.to_vec(), h.clone()));
     }
@@ -431,16 +500,7 @@ impl Node {
         };
         let (channel, payload): (Arc<[u8]>, Arc<[u8]>) = (channel.into(), payload.into());
         let size = channel.len() + payload.len();
-        let deliver = |h: &Arc<ClientHandle>, d: Delivery| {
-            let mut inbox = lock(&h.inbox);
-            inbox.items.push(d);
-            inbox.bytes += size;
-            if inbox.bytes > PUBSUB_INBOX_LIMIT {
-                h.killed.store(true, Relaxed);
-            }
-            drop(inbox);
-            self.poke(h.worker, h.slot.load(Relaxed));
-        };
+        let deliver = |h: &Arc<ClientHandle>, d: Delivery| self.deliver(h, d, size);
         for h in &direct {
             deliver(h, Delivery::Message { channel: channel.clone(), payload: payload.clone() });
         }

@@ -1,4 +1,6 @@
-//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
+//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, the shard channels
+//! (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH: a namespace of their own, as in standalone Redis 7),
+//! and PUBSUB.
 //!
 //! Subscriptions live in the node's registry; PUBLISH leaves each message in the subscriber's
 //! inbox (on its client handle) and pokes the subscriber's worker, which encodes the messages
@@ -11,12 +13,23 @@ use cachet_resp::{Args, Protocol, ReplyWriter};
 
 /// Whether the client is in RESP2's subscribed mode (where only a few commands are allowed).
 pub fn subscribed(state: &ClientState) -> bool {
-    !state.subs.is_empty() || !state.psubs.is_empty()
+    !state.subs.is_empty() || !state.psubs.is_empty() || !state.ssubs.is_empty()
 }
 
 /// The commands RESP2 allows in subscribed mode.
 pub fn allowed_when_subscribed(name: &str) -> bool {
-    matches!(name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
+    matches!(
+        name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 fn count(state: &ClientState) -> i64 {
@@ -24,7 +37,9 @@ fn count(state: &ClientState) -> i64 {
 }
 
 fn ack(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>) {
-    let n = count(ctx.state);
+    // Shard subscriptions are counted apart from channels and patterns, as Redis counts them.
+    let shard = kind == b"ssubscribe" || kind == b"sunsubscribe";
+    let n = if shard { ctx.state.ssubs.len() as i64 } else { count(ctx.state) };
     let mut w = ctx.w();
     w.push(3);
     w.bulk(kind);
@@ -87,6 +102,37 @@ pub fn punsubscribe(ctx: &mut Ctx, args: Args) {
     }
 }
 
+pub fn ssubscribe(ctx: &mut Ctx, args: Args) {
+    for ch in args.iter().skip(1) {
+        if ctx.state.ssubs.insert(ch.to_vec()) {
+            ctx.node.ssubscribe(ch, &ctx.state.handle);
+        }
+        ack(ctx, b"ssubscribe", Some(ch));
+    }
+}
+
+pub fn sunsubscribe(ctx: &mut Ctx, args: Args) {
+    let chans: Vec<Vec<u8>> = if args.len() > 1 {
+        args.iter().skip(1).map(|c| c.to_vec()).collect()
+    } else {
+        ctx.state.ssubs.iter().cloned().collect()
+    };
+    if chans.is_empty() {
+        return ack(ctx, b"sunsubscribe", None);
+    }
+    for ch in chans {
+        if ctx.state.ssubs.remove(&ch) {
+            ctx.node.sunsubscribe(&ch, ctx.state.handle.id);
+        }
+        ack(ctx, b"sunsubscribe", Some(&ch));
+    }
+}
+
+pub fn spublish(ctx: &mut Ctx, args: Args) {
+    let n = ctx.node.spublish(args.get(1), args.get(2));
+    ctx.w().integer(n as i64);
+}
+
 pub fn publish(ctx: &mut Ctx, args: Args) {
     let n = ctx.node.publish(args.get(1), args.get(2));
     ctx.w().integer(n as i64);
@@ -117,7 +163,36 @@ pub fn pubsub(ctx: &mut Ctx, args: Args) {
             let n = ctx.node.numpat();
             ctx.w().integer(n as i64)
         }
-        b"channels" => ctx.wrong_arity("pubsub|channels"),
+        b"shardchannels" if args.len() <= 3 => {
+            let pattern = (args.len() == 3).then(|| args.get(2));
+            let chans = ctx.node.shard_channels(pattern);
+            let mut w = ctx.w();
+            w.array(chans.len());
+            for c in &chans {
+                w.bulk(c);
+            }
+        }
+        b"shardnumsub" => {
+            let counts: Vec<(&[u8], usize)> =
+                args.iter().skip(2).map(|c| (c, ctx.node.shard_numsub(c))).collect();
+            let mut w = ctx.w();
+            w.map(counts.len());
+            for (c, n) in counts {
+                w.bulk(c);
+                w.integer(n as i64);
+            }
+        }
+        b"help" => {
+            let mut w = ctx.w();
+            w.array(HELP.len());
+            for l in HELP {
+                w.simple(l.as_bytes());
+            }
+        }
+        b"channels" | b"shardchannels" => {
+            let name = format!("pubsub|{}", String::from_utf8_lossy(&sub));
+            ctx.wrong_arity(&name)
+        }
         b"numpat" => ctx.wrong_arity("pubsub|numpat"),
         _ => ctx.unknown_subcommand(args.get(1), "PUBSUB"),
     }
@@ -136,6 +211,12 @@ pub fn deliver(state: &ClientState, proto: Protocol, out: &mut Vec<u8>) {
             Delivery::Message { channel, payload } => {
                 w.push(3);
                 w.bulk(b"message");
+                w.bulk(&channel);
+                w.bulk(&payload);
+            }
+            Delivery::SMessage { channel, payload } => {
+                w.push(3);
+                w.bulk(b"smessage");
                 w.bulk(&channel);
                 w.bulk(&payload);
             }
@@ -158,4 +239,24 @@ pub fn remove_all(node: &Node, state: &mut ClientState) {
     for p in std::mem::take(&mut state.psubs) {
         node.punsubscribe(&p, state.handle.id);
     }
+    for ch in std::mem::take(&mut state.ssubs) {
+        node.sunsubscribe(&ch, state.handle.id);
+    }
 }
+
+const HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+];

@@ -576,3 +576,123 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         R::Ok(text) => ctx.w().bulk(text.as_bytes()),
     }
 }
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest common subsequence
+/// by Redis's dynamic programme, with its ranges walked back from the end as Redis walks them.
+pub fn lcs(ctx: &mut Ctx, args: Args) {
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    let mut read = |key: &[u8]| -> Result<Vec<u8>, ()> {
+        ctx.with_key(key, |s, h, _, _| match s.get(db, h, key, now) {
+            None => Ok(Vec::new()),
+            Some(e) if e.value.is_string() => Ok(e.value.to_vec()),
+            Some(_) => Err(()),
+        })
+    };
+    let (a, b) = match (read(args.get(1)), read(args.get(2))) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return ctx.error("ERR The specified keys must contain string values"),
+    };
+    let (mut getidx, mut getlen, mut withmatchlen, mut minmatchlen) = (false, false, false, 0u64);
+    let mut j = 3;
+    while j < args.len() {
+        let opt = args.get(j).to_ascii_lowercase();
+        match opt.as_slice() {
+            b"idx" => getidx = true,
+            b"len" => getlen = true,
+            b"withmatchlen" => withmatchlen = true,
+            b"minmatchlen" if j + 1 < args.len() => {
+                let Some(n) = int_arg(args.get(j + 1)) else { return ctx.not_an_integer() };
+                minmatchlen = n.max(0) as u64;
+                j += 1;
+            }
+            _ => return ctx.syntax_error(),
+        }
+        j += 1;
+    }
+    if getidx && getlen {
+        return ctx.error("ERR If you want both the length and indexes, please just use IDX.");
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen + 1).saturating_mul(blen + 1);
+    if cells.saturating_mul(4) as u64 > ctx.live.proto_max_bulk_len as u64 {
+        return ctx.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    }
+    let w = blen + 1;
+    let mut t = vec![0u32; cells];
+    for i in 1..=alen {
+        for jj in 1..=blen {
+            t[i * w + jj] = if a[i - 1] == b[jj - 1] {
+                t[(i - 1) * w + jj - 1] + 1
+            } else {
+                t[(i - 1) * w + jj].max(t[i * w + jj - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen];
+    let mut idx = total as usize;
+    let mut result = vec![0u8; idx];
+    // Ranges: (a_start, a_end, b_start, b_end); a_start == alen means "none open".
+    let mut matches: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let (mut ast, mut aend, mut bst, mut bend) = (alen, 0, 0, 0);
+    let (mut i, mut jj) = (alen, blen);
+    while (getidx || !getlen) && i > 0 && jj > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[jj - 1] {
+            result[idx - 1] = a[i - 1];
+            if ast == alen {
+                (ast, aend, bst, bend) = (i - 1, i - 1, jj - 1, jj - 1);
+            } else if ast == i && bst == jj {
+                ast -= 1;
+                bst -= 1;
+            } else {
+                emit = true;
+            }
+            if ast == 0 || bst == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            jj -= 1;
+        } else {
+            if t[(i - 1) * w + jj] > t[i * w + jj - 1] {
+                i -= 1;
+            } else {
+                jj -= 1;
+            }
+            if ast != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let len = (aend - ast + 1) as u64;
+            if minmatchlen == 0 || len >= minmatchlen {
+                matches.push((ast, aend, bst, bend));
+            }
+            ast = alen;
+        }
+    }
+    let mut w = ctx.w();
+    if getidx {
+        w.map(2);
+        w.bulk(b"matches");
+        w.array(matches.len());
+        for (ast, aend, bst, bend) in matches {
+            w.array(2 + withmatchlen as usize);
+            w.array(2);
+            w.integer(ast as i64);
+            w.integer(aend as i64);
+            w.array(2);
+            w.integer(bst as i64);
+            w.integer(bend as i64);
+            if withmatchlen {
+                w.integer((aend - ast + 1) as i64);
+            }
+        }
+        w.bulk(b"len");
+        w.integer(total as i64);
+    } else if getlen {
+        w.integer(total as i64);
+    } else {
+        w.bulk(&result);
+    }
+}
