@@ -40,6 +40,11 @@ impl<'a> ReplyWriter<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// Bytes already in RESP form, appended as they are.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     pub fn ok(&mut self) {
         self.out.extend_from_slice(b"+OK\r\n");
     }

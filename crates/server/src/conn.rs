@@ -88,6 +88,14 @@ pub struct ClientState {
     pub psubs: std::collections::BTreeSet<Vec<u8>>,
     /// Subscribed shard channels (SSUBSCRIBE).
     pub ssubs: std::collections::BTreeSet<Vec<u8>>,
+    /// MONITOR: every command the node runs is sent here.
+    pub monitor: bool,
+    /// CLIENT REPLY OFF / SKIP (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT, _SKIP flags).
+    pub reply_off: bool,
+    pub reply_skip_next: bool,
+    pub reply_skip: bool,
+    /// Requests wait in the query buffer because of CLIENT PAUSE.
+    pub paused: bool,
 }
 
 pub struct Conn {
@@ -152,6 +160,11 @@ impl Conn {
                 subs: Default::default(),
                 psubs: Default::default(),
                 ssubs: Default::default(),
+                monitor: false,
+                reply_off: false,
+                reply_skip_next: false,
+                reply_skip: false,
+                paused: false,
             },
             accepted: now,
             close_notify_sent: false,
@@ -195,14 +208,14 @@ impl Conn {
             // this client; retry a blocked command (its key may have been filled); and, once
             // nothing blocks, run the requests waiting in the query buffer (behind the blocked
             // command, or set aside after a stall).
-            if crate::cmd::pubsub::subscribed(&self.state) {
+            if crate::cmd::pubsub::subscribed(&self.state) || self.state.monitor {
                 crate::cmd::pubsub::deliver(&self.state, self.state.proto, &mut self.replies);
             }
             let was_blocked = self.state.blocked.is_some();
             if was_blocked {
                 crate::cmd::blocking::retry(node, ws, &mut self.state, &mut self.replies);
             }
-            if self.state.blocked.is_none() && (was_blocked || self.state.stalled) {
+            if self.state.blocked.is_none() && (was_blocked || self.state.stalled || self.state.paused) {
                 self.consume(node, ws, &[]);
             }
             return self.flow();
@@ -396,6 +409,11 @@ impl Conn {
             // A blocked client is not idle in the sense of `timeout`.
             return Flow::Continue;
         }
+        if self.state.paused && node.paused(node.now_ms()).is_none() {
+            // The pause ended: run what waited (the backlog path).
+            self.state.stalled = true;
+            return Flow::Flush;
+        }
         let live = node.live();
         if self.is_handshaking()
             && now.duration_since(self.accepted) > Duration::from_secs(live.handshake_timeout_secs)
@@ -494,6 +512,10 @@ fn execute_all(
     let now_ms = node.now_ms();
     state.last_active = Instant::now();
     state.stalled = false;
+    if state.paused {
+        state.paused = false;
+        state.handle.paused.store(false, Relaxed);
+    }
     while !state.closing && pos < buf.len() {
         if replies.len() >= REPLY_STALL {
             state.stalled = true;
@@ -505,7 +527,22 @@ fn execute_all(
             Ok(Parsed::Request { consumed }) => {
                 let args = parser.args(&buf[pos..]);
                 if !args.is_empty() {
+                    if let Some(all) = node.paused(now_ms) {
+                        if cmd::waits_for_pause(&args, all) {
+                            // CLIENT PAUSE: leave it in the buffer; the tick (or UNPAUSE's
+                            // poke) resumes it.
+                            state.paused = true;
+                            state.handle.paused.store(true, Relaxed);
+                            break;
+                        }
+                    }
+                    let mark = replies.len();
                     cmd::execute(&mut cmd::Ctx { node, ws, live, state, out: replies, now_ms }, args);
+                    // CLIENT REPLY OFF/SKIP: the reply is dropped, as Redis never writes it.
+                    if state.reply_off || state.reply_skip {
+                        replies.truncate(mark);
+                    }
+                    state.reply_skip = std::mem::take(&mut state.reply_skip_next);
                 }
                 pos += consumed;
                 if state.blocked.is_some() {

@@ -121,6 +121,12 @@ pub struct ClientHandle {
     pub inbox: Mutex<Inbox>,
     /// The ACL user the client is logged in as (CLIENT LIST `user=`, ACL DELUSER).
     pub user: Mutex<String>,
+    /// Blocked in BLPOP and friends (for CLIENT UNBLOCK from any worker).
+    pub is_blocked: AtomicBool,
+    /// CLIENT UNBLOCK's request: 0 none, 1 answer as on timeout, 2 answer with an error.
+    pub unblock: std::sync::atomic::AtomicU8,
+    /// Holding requests back because of CLIENT PAUSE (poked by CLIENT UNPAUSE).
+    pub paused: AtomicBool,
 }
 
 /// The name of the user `h` is logged in as.
@@ -144,6 +150,8 @@ pub enum Delivery {
         channel: Arc<[u8]>,
         payload: Arc<[u8]>,
     },
+    /// Bytes sent as they are (a MONITOR line).
+    Raw(Arc<[u8]>),
 }
 
 #[derive(Default)]
@@ -201,6 +209,13 @@ pub struct Node {
     mailboxes: Box<[Mutex<Vec<usize>>]>,
     wakers: Vec<cachet_runtime::Waker>,
     pubsub: Mutex<PubSub>,
+    /// CLIENT PAUSE: until when (Unix ms; 0 = not paused), and whether all commands or only
+    /// writes wait.
+    pause_until_ms: AtomicU64,
+    pause_all: AtomicBool,
+    /// MONITOR clients, and their count (one atomic load per command when there are none).
+    monitors: Mutex<Vec<Arc<ClientHandle>>>,
+    monitor_count: AtomicUsize,
     /// DEBUG SET-ACTIVE-EXPIRE: whether workers expire keys in the background.
     pub active_expire: AtomicBool,
     pub slowlog: Mutex<std::collections::VecDeque<SlowEntry>>,
@@ -296,6 +311,10 @@ impl Node {
                 })
                 .collect(),
             active_expire: AtomicBool::new(true),
+            pause_until_ms: AtomicU64::new(0),
+            pause_all: AtomicBool::new(false),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
             slowlog: Mutex::new(std::collections::VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             slowlog_ticks: AtomicU64::new(u64::MAX),
@@ -401,8 +420,63 @@ impl Node {
         }
     }
 
+    /// CLIENT PAUSE: holds commands (all, or only writes) until `until_ms`. A later pause
+    /// can only extend it or widen it to all commands, as in Redis.
+    pub fn pause(&self, until_ms: u64, all: bool) {
+        let current = self.pause_until_ms.load(Relaxed);
+        let active = current > unix_ms();
+        if !active || until_ms > current {
+            self.pause_until_ms.store(until_ms, Relaxed);
+        }
+        if all || !active {
+            self.pause_all.store(all || (active && self.pause_all.load(Relaxed)), Relaxed);
+        }
+    }
+
+    /// CLIENT UNPAUSE: ends the pause and wakes every client that was held back.
+    pub fn unpause(&self) {
+        self.pause_until_ms.store(0, Relaxed);
+        for h in self.clients() {
+            if h.paused.load(Relaxed) {
+                self.poke(h.worker, h.slot.load(Relaxed));
+            }
+        }
+    }
+
+    /// Whether a command must wait now: Some(all) while a pause lasts.
+    pub fn paused(&self, now_ms: u64) -> Option<bool> {
+        (self.pause_until_ms.load(Relaxed) > now_ms).then(|| self.pause_all.load(Relaxed))
+    }
+
+    pub fn add_monitor(&self, h: &Arc<ClientHandle>) {
+        let mut m = lock(&self.monitors);
+        if !m.iter().any(|x| x.id == h.id) {
+            m.push(h.clone());
+            self.monitor_count.store(m.len(), Relaxed);
+        }
+    }
+
+    pub fn remove_monitor(&self, id: u64) {
+        let mut m = lock(&self.monitors);
+        m.retain(|x| x.id != id);
+        self.monitor_count.store(m.len(), Relaxed);
+    }
+
+    pub fn has_monitors(&self) -> bool {
+        self.monitor_count.load(Relaxed) > 0
+    }
+
+    /// Sends one MONITOR line to every monitor.
+    pub fn feed_monitors(&self, line: &[u8]) {
+        let monitors = lock(&self.monitors).clone();
+        let line: Arc<[u8]> = line.into();
+        for h in &monitors {
+            self.deliver(h, Delivery::Raw(line.clone()), line.len());
+        }
+    }
+
     /// Pokes connection `slot` of worker `worker` (from any thread).
-    fn poke(&self, worker: usize, slot: usize) {
+    pub fn poke(&self, worker: usize, slot: usize) {
         lock(&self.mailboxes[worker]).push(slot);
         self.wakers[worker].wake();
     }
@@ -657,6 +731,9 @@ impl Node {
             slot: AtomicUsize::new(usize::MAX),
             inbox: Mutex::new(Inbox::default()),
             user: Mutex::new("default".into()),
+            is_blocked: AtomicBool::new(false),
+            unblock: std::sync::atomic::AtomicU8::new(0),
+            paused: AtomicBool::new(false),
         });
         lock(&self.clients).insert(id, h.clone());
         (h, count > self.live().maxclients)

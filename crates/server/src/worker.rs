@@ -135,6 +135,9 @@ impl Service for Worker {
     fn closed(&mut self, mut conn: Conn) {
         crate::cmd::tx::unwatch_all(&self.node, &mut conn.state);
         crate::cmd::pubsub::remove_all(&self.node, &mut conn.state);
+        if conn.state.monitor {
+            self.node.remove_monitor(conn.state.handle.id);
+        }
         if let Some(b) = conn.state.blocked.take() {
             self.node.unblock(b.db, &b.keys, conn.id());
         }

@@ -350,6 +350,13 @@ impl Stripe {
         }
     }
 
+    /// MEMORY USAGE: bytes `key` and its value take, by the same accounting as
+    /// `used_memory_dataset` (None when the key is missing).
+    pub fn memory_usage(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
+        let e = self.peek(db, hash, key, now_ms)?;
+        Some(key.len() + KEY_OVERHEAD + e.heap_size())
+    }
+
     /// Calls `f` with every entry of `db`, expired or not (DEBUG DIGEST walks them all, as
     /// Redis walks its dict).
     pub fn for_each_entry(&self, db: usize, mut f: impl FnMut(&[u8], &Entry)) {

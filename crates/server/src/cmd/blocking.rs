@@ -73,7 +73,10 @@ fn serve_or_block(
         crate::node::Waiter { worker: ctx.state.worker, slot: ctx.state.slot, client: ctx.state.handle.id };
     ctx.node.block(db, &keys, waiter);
     match attempt(ctx) {
-        Ok(false) => ctx.state.blocked = Some(Blocked { db, keys, deadline, idx, buf, spans }),
+        Ok(false) => {
+            ctx.state.handle.is_blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.state.blocked = Some(Blocked { db, keys, deadline, idx, buf, spans })
+        }
         served => {
             ctx.node.unblock(db, &keys, ctx.state.handle.id);
             if served.is_err() {
@@ -89,10 +92,22 @@ fn timeout_reply(out: &mut Vec<u8>, proto: cachet_resp::Protocol) {
     cachet_resp::ReplyWriter::new(out, proto).null_array();
 }
 
-/// Re-runs a blocked command after a poke (keeping its deadline).
+/// Re-runs a blocked command after a poke (keeping its deadline), or answers it now when
+/// CLIENT UNBLOCK asked for that.
 pub fn retry(node: &Node, ws: &WorkerStats, state: &mut ClientState, replies: &mut Vec<u8>) {
+    use std::sync::atomic::Ordering::Relaxed;
     let Some(b) = state.blocked.take() else { return };
+    state.handle.is_blocked.store(false, Relaxed);
     node.unblock(b.db, &b.keys, state.handle.id);
+    match state.handle.unblock.swap(0, Relaxed) {
+        1 => return timeout_reply(replies, state.proto),
+        2 => {
+            crate::cmd::count_error(ws, "UNBLOCKED");
+            return cachet_resp::ReplyWriter::new(replies, state.proto)
+                .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        }
+        _ => {}
+    }
     state.retry_deadline = Some(b.deadline);
     let live = node.live();
     let mut ctx = Ctx { node, ws, live: &live, state, out: replies, now_ms: node.now_ms() };
@@ -107,6 +122,7 @@ pub fn expire(node: &Node, state: &mut ClientState, replies: &mut Vec<u8>, now: 
         return false;
     }
     let b = state.blocked.take().expect("checked");
+    state.handle.is_blocked.store(false, std::sync::atomic::Ordering::Relaxed);
     node.unblock(b.db, &b.keys, state.handle.id);
     timeout_reply(replies, state.proto);
     true

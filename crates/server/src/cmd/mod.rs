@@ -559,6 +559,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"]),
     spec("acl", -2, crate::acl::command, &[], NONE, &[]),
     spec("slowlog", -2, server::slowlog, &[], NONE, &[]),
+    spec("memory", -2, server::memory, &[], NONE, &[]),
+    spec(
+        "monitor",
+        1,
+        server::monitor,
+        &["admin", "noscript", "loading", "stale"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
     spec(
         "debug",
         -2,
@@ -653,6 +662,12 @@ pub static SUBCOMMANDS: &[CommandSpec] = &[
     spec("acl|users", 2, crate::acl::command, ADMIN, NONE, ADMIN_CATS),
     spec("acl|whoami", 2, crate::acl::command, &["noscript", "loading", "stale"], NONE, &["@slow"]),
     spec("acl|help", 2, crate::acl::command, LS, NONE, &["@slow"]),
+    spec("memory|usage", -3, server::memory, &["readonly"], (2, 2, 1), &["@read", "@slow"]),
+    spec("memory|stats", 2, server::memory, &[], NONE, &["@slow"]),
+    spec("memory|doctor", 2, server::memory, &[], NONE, &["@slow"]),
+    spec("memory|malloc-stats", 2, server::memory, &[], NONE, &["@slow"]),
+    spec("memory|purge", 2, server::memory, &[], NONE, &["@slow"]),
+    spec("memory|help", 2, server::memory, LS, NONE, &["@slow"]),
     spec("slowlog|get", -2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
     spec("slowlog|len", 2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
     spec("slowlog|reset", 2, server::slowlog, ADMIN, NONE, ADMIN_CATS),
@@ -855,6 +870,17 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     run(ctx, idx, args);
 }
 
+/// Whether a request must wait during CLIENT PAUSE: every command with ALL (but CLIENT
+/// UNPAUSE, so a pause can be lifted), writes and PUBLISH-like commands with WRITE.
+pub fn waits_for_pause(args: &Args, all: bool) -> bool {
+    let Some(idx) = lookup(args.get(0)) else { return false };
+    let name = COMMANDS[idx].name;
+    if name == "client" && args.len() >= 2 && args.get(1).eq_ignore_ascii_case(b"unpause") {
+        return false;
+    }
+    all || COMMANDS[idx].flags.contains(&"write") || matches!(name, "publish" | "spublish")
+}
+
 /// Runs a command that has passed the checks (directly, or from EXEC's queue), timing it for
 /// INFO commandstats and the SLOWLOG.
 pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
@@ -872,6 +898,9 @@ pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
     }
     if dt >= ctx.node.slowlog_ticks() && !COMMANDS[idx].flags.contains(&"skip_slowlog") {
         server::slowlog_record(ctx, args, crate::clock::to_us(dt));
+    }
+    if ctx.node.has_monitors() && ctx.state.retry_deadline.is_none() {
+        server::feed_monitors(ctx, idx, args);
     }
     // A command that adds elements may have filled a key someone is blocked on: poke them
     // (one atomic load when nobody is blocked).

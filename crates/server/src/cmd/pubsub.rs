@@ -214,6 +214,7 @@ pub fn deliver(state: &ClientState, proto: Protocol, out: &mut Vec<u8>) {
                 w.bulk(&channel);
                 w.bulk(&payload);
             }
+            Delivery::Raw(bytes) => w.raw(&bytes),
             Delivery::SMessage { channel, payload } => {
                 w.push(3);
                 w.bulk(b"smessage");

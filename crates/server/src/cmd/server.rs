@@ -59,6 +59,12 @@ pub fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.state.user_epoch = ctx.node.acl.epoch();
     *crate::node::lock_user(&ctx.state.handle) = "default".into();
     ctx.state.authenticated = ctx.node.acl.default_open();
+    if std::mem::take(&mut ctx.state.monitor) {
+        ctx.node.remove_monitor(ctx.state.handle.id);
+    }
+    ctx.state.reply_off = false;
+    ctx.state.reply_skip = false;
+    ctx.state.reply_skip_next = false;
     ctx.w().simple(b"RESET");
 }
 
@@ -748,6 +754,70 @@ pub fn client(ctx: &mut Ctx, args: Args) {
             ctx.w().verbatim(text.as_bytes());
         }
         b"kill" => client_kill(ctx, args),
+        b"no-evict" => match args.get(2).to_ascii_lowercase().as_slice() {
+            b"on" | b"off" => ctx.w().ok(),
+            _ => ctx.syntax_error(),
+        },
+        b"reply" => match args.get(2).to_ascii_lowercase().as_slice() {
+            b"on" => {
+                ctx.state.reply_off = false;
+                ctx.state.reply_skip = false;
+                ctx.w().ok()
+            }
+            b"off" => ctx.state.reply_off = true,
+            b"skip" => {
+                if !ctx.state.reply_off {
+                    ctx.state.reply_skip_next = true;
+                }
+            }
+            _ => ctx.syntax_error(),
+        },
+        b"pause" => {
+            let Some(ms) = int_arg(args.get(2)) else {
+                return ctx.error("ERR timeout is not an integer or out of range");
+            };
+            if ms < 0 {
+                return ctx.error("ERR timeout is negative");
+            }
+            let all = match args.len() {
+                3 => true,
+                4 if args.get(3).eq_ignore_ascii_case(b"all") => true,
+                4 if args.get(3).eq_ignore_ascii_case(b"write") => false,
+                _ => return ctx.syntax_error(),
+            };
+            ctx.node.pause(ctx.now_ms.saturating_add(ms as u64), all);
+            ctx.w().ok()
+        }
+        b"unpause" => {
+            ctx.node.unpause();
+            ctx.w().ok()
+        }
+        b"unblock" => {
+            let Some(id) = int_arg(args.get(2)) else { return ctx.not_an_integer() };
+            let how = match args.len() {
+                3 => 1,
+                4 if args.get(3).eq_ignore_ascii_case(b"timeout") => 1,
+                4 if args.get(3).eq_ignore_ascii_case(b"error") => 2,
+                _ => return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+            };
+            let target = ctx.node.clients().into_iter().find(|h| h.id as i64 == id);
+            let done = match target {
+                Some(h) if h.is_blocked.load(Relaxed) => {
+                    h.unblock.store(how, Relaxed);
+                    ctx.node.poke(h.worker, h.slot.load(Relaxed));
+                    1
+                }
+                _ => 0,
+            };
+            ctx.w().integer(done)
+        }
+        b"help" => {
+            let mut w = ctx.w();
+            w.array(CLIENT_HELP.len());
+            for l in CLIENT_HELP {
+                w.simple(l.as_bytes());
+            }
+        }
         b"id" => ctx.wrong_arity("client|id"),
         b"getname" => ctx.wrong_arity("client|getname"),
         b"setname" => ctx.wrong_arity("client|setname"),
@@ -830,3 +900,171 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
     }
     ctx.w().integer(killed);
 }
+
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE. Sizes are cachet's own accounting
+/// (what `used_memory_dataset` sums), exact rather than sampled.
+pub fn memory(ctx: &mut Ctx, args: Args) {
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"usage" => {
+            if args.len() > 3 {
+                if args.len() != 5 || !args.get(3).eq_ignore_ascii_case(b"samples") {
+                    return ctx.syntax_error();
+                }
+                if int_arg(args.get(4)).is_none() {
+                    return ctx.not_an_integer();
+                }
+            }
+            let key = args.get(2);
+            match ctx.with_key(key, |s, h, db, now| s.memory_usage(db, h, key, now)) {
+                Some(n) => ctx.w().integer(n as i64),
+                None => ctx.w().null(),
+            }
+        }
+        b"stats" => {
+            ctx.node.refresh_memory();
+            let used = ctx.node.used_memory();
+            let keys: usize = ctx.node.keyspace.db_counts().iter().map(|c| c.0).sum();
+            let rss = rss_bytes();
+            let clients = ctx.node.connected_clients();
+            let mut w = ctx.w();
+            w.map(6);
+            w.bulk(b"total.allocated");
+            w.integer(used as i64);
+            w.bulk(b"dataset.bytes");
+            w.integer(used as i64);
+            w.bulk(b"keys.count");
+            w.integer(keys as i64);
+            w.bulk(b"keys.bytes-per-key");
+            w.integer(if keys > 0 { (used as usize / keys) as i64 } else { 0 });
+            w.bulk(b"rss-bytes");
+            w.integer(rss as i64);
+            w.bulk(b"clients.normal");
+            w.integer(clients as i64);
+        }
+        b"doctor" => ctx.w().verbatim(b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."),
+        b"malloc-stats" => ctx.w().verbatim(b"Stats not supported for the current allocator"),
+        b"purge" => ctx.w().ok(),
+        b"help" => {
+            let mut w = ctx.w();
+            w.array(MEMORY_HELP.len());
+            for l in MEMORY_HELP {
+                w.simple(l.as_bytes());
+            }
+        }
+        _ => ctx.unknown_subcommand(args.get(1), "MEMORY"),
+    }
+}
+
+/// MONITOR: this connection receives every command the node runs from now on.
+pub fn monitor(ctx: &mut Ctx, _args: Args) {
+    if ctx.state.multi.is_some() {
+        return ctx.error("ERR MONITOR isn't allowed in transactions");
+    }
+    ctx.state.monitor = true;
+    ctx.node.add_monitor(&ctx.state.handle);
+    ctx.w().ok();
+}
+
+/// Sends a command to the monitors, as Redis 7 prints it:
+/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. Administrative commands and
+/// AUTH/HELLO are not shown (Redis's `admin` and `no-monitor`).
+pub fn feed_monitors(ctx: &mut Ctx, idx: usize, args: Args) {
+    let spec = &super::COMMANDS[idx];
+    if spec.flags.contains(&"admin") || matches!(spec.name, "auth" | "hello") {
+        return;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut line =
+        format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), ctx.state.db, ctx.state.handle.addr)
+            .into_bytes();
+    for a in args.iter() {
+        line.push(b' ');
+        repr(&mut line, a);
+    }
+    line.extend_from_slice(b"\r\n");
+    ctx.node.feed_monitors(&line);
+}
+
+/// Redis's `sdscatrepr`: a quoted string with escapes for quotes, backslashes and
+/// non-printable bytes.
+fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' | b'"' => {
+                out.push(b'\\');
+                out.push(c);
+            }
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Print this help.",
+];
