@@ -953,7 +953,7 @@ pub fn memory(ctx: &mut Ctx, args: Args) {
             w.bulk(b"keys.count");
             w.integer(keys as i64);
             w.bulk(b"keys.bytes-per-key");
-            w.integer(if keys > 0 { (used as usize / keys) as i64 } else { 0 });
+            w.integer((used as usize).checked_div(keys).unwrap_or(0) as i64);
             w.bulk(b"rss-bytes");
             w.integer(rss as i64);
             w.bulk(b"clients.normal");
