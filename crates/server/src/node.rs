@@ -216,6 +216,8 @@ pub struct Node {
     /// MONITOR clients, and their count (one atomic load per command when there are none).
     monitors: Mutex<Vec<Arc<ClientHandle>>>,
     monitor_count: AtomicUsize,
+    /// Advances once per eviction (seeds its sampling).
+    evict_seq: AtomicU64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether workers expire keys in the background.
     pub active_expire: AtomicBool,
     pub slowlog: Mutex<std::collections::VecDeque<SlowEntry>>,
@@ -311,6 +313,7 @@ impl Node {
                 })
                 .collect(),
             active_expire: AtomicBool::new(true),
+            evict_seq: AtomicU64::new(0),
             pause_until_ms: AtomicU64::new(0),
             pause_all: AtomicBool::new(false),
             monitors: Mutex::new(Vec::new()),
@@ -358,11 +361,11 @@ impl Node {
             return true;
         }
         let Some((volatile, how)) = live.eviction else { return false };
-        let mut seed = seed | 1;
         while used > live.maxmemory {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            // A fresh seed for every eviction: commands of the same millisecond must not sample
+            // the same stripes (they did with a time-derived seed, and drained those stripes of
+            // everything but their hot keys).
+            let seed = splitmix(self.evict_seq.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed) ^ seed);
             match self.keyspace.evict_one(live.maxmemory_samples, volatile, how, now_ms, seed) {
                 Some(freed) => {
                     used = used.saturating_sub(freed as u64);
@@ -841,6 +844,13 @@ fn build_live(c: &Config) -> Result<Live, String> {
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit value from a counter.
+fn splitmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// What a `maxmemory-policy` evicts: None for noeviction, else (volatile keys only, order).
