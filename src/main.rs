@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
+/// mimalloc, counted so INFO `used_memory` is the live heap (see `cachet_server::heap`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: cachet_server::heap::Counting<mimalloc::MiMalloc> =
+    cachet_server::heap::Counting(mimalloc::MiMalloc);
 
 #[derive(Parser)]
 #[command(name = "cachet", version, about = "A Redis-compatible cache node built for encrypted traffic")]

@@ -11,7 +11,6 @@
 
 use io_uring::types::BufRingEntry;
 use io_uring::IoUring;
-use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -19,10 +18,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 pub struct BufRing {
     /// The ring of `entries` descriptors, page-aligned as the kernel requires.
     ring: NonNull<BufRingEntry>,
-    ring_layout: Layout,
-    /// The buffers, `entries * buf_size` bytes in one allocation.
+    ring_bytes: usize,
+    /// The buffers, `entries * buf_size` bytes in one mapping.
     bufs: NonNull<u8>,
-    bufs_layout: Layout,
+    bufs_bytes: usize,
     entries: u16,
     buf_size: usize,
     /// Our copy of the tail; published to the kernel through the ring's tail field.
@@ -35,18 +34,21 @@ impl BufRing {
     /// registers the ring as group `bgid` on `uring`.
     pub fn new(uring: &IoUring, entries: u16, buf_size: usize, bgid: u16) -> io::Result<Self> {
         assert!(entries.is_power_of_two() && entries <= 32768, "buffer ring size must be a power of two");
-        let ring_layout =
-            Layout::from_size_align(entries as usize * std::mem::size_of::<BufRingEntry>(), 4096)
-                .map_err(io::Error::other)?;
-        let bufs_layout =
-            Layout::from_size_align(entries as usize * buf_size, 64).map_err(io::Error::other)?;
-        // SAFETY: both layouts have non-zero size (entries >= 1, buf_size >= 1 by the caller's
-        // sizes); zeroed memory is a valid bit pattern for `BufRingEntry` (plain integers).
-        let (ring, bufs) = unsafe { (alloc_zeroed(ring_layout), alloc_zeroed(bufs_layout)) };
-        let (Some(ring), Some(bufs)) = (NonNull::new(ring.cast::<BufRingEntry>()), NonNull::new(bufs)) else {
-            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer ring allocation failed"));
+        // Both live in anonymous mappings of their own rather than on the heap: they are I/O
+        // memory shared with the kernel, sized by the tuning profile, and kept out of the heap
+        // that INFO `used_memory` (and so `maxmemory`) counts, as Redis's socket buffers are.
+        let ring_bytes = entries as usize * std::mem::size_of::<BufRingEntry>();
+        let bufs_bytes = entries as usize * buf_size;
+        let ring = map_zeroed(ring_bytes)?.cast::<BufRingEntry>();
+        let bufs = match map_zeroed(bufs_bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: `ring` was mapped just above with this length and nothing uses it.
+                unsafe { libc::munmap(ring.as_ptr().cast(), ring_bytes) };
+                return Err(e);
+            }
         };
-        let mut me = BufRing { ring, ring_layout, bufs, bufs_layout, entries, buf_size, tail: 0, bgid };
+        let mut me = BufRing { ring, ring_bytes, bufs, bufs_bytes, entries, buf_size, tail: 0, bgid };
         for bid in 0..entries {
             me.push(bid);
         }
@@ -110,12 +112,32 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: both pointers came from `alloc_zeroed` with these layouts; the owner
+        // SAFETY: both pointers came from `map_zeroed` with these lengths; the owner
         // unregisters the group (or drops the io_uring) before dropping us, so the kernel no
-        // longer writes here.
+        // longer writes here, and no slice into `bufs` outlives `&mut self` borrows.
         unsafe {
-            dealloc(self.ring.as_ptr().cast(), self.ring_layout);
-            dealloc(self.bufs.as_ptr(), self.bufs_layout);
+            libc::munmap(self.ring.as_ptr().cast(), self.ring_bytes);
+            libc::munmap(self.bufs.as_ptr().cast(), self.bufs_bytes);
         }
     }
+}
+
+/// A private anonymous mapping of `len` bytes (zeroed, page-aligned).
+fn map_zeroed(len: usize) -> io::Result<NonNull<u8>> {
+    // SAFETY: asks for a fresh private anonymous mapping; no existing memory is affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len.max(1),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast::<u8>())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "mmap returned null"))
 }

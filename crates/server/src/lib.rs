@@ -9,6 +9,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod conn;
+pub mod heap;
 pub mod listen;
 pub mod node;
 pub mod profile;

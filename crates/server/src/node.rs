@@ -195,8 +195,12 @@ pub struct Node {
     /// `handoff` on its next tick.
     listen_gen: AtomicU64,
     handoff: Box<[Mutex<Option<Vec<std::net::TcpListener>>>]>,
-    /// Data bytes held, as of the last tick (INFO `used_memory`; compared with `maxmemory`).
+    /// Heap bytes (see [`crate::heap`]; the dataset estimate where the heap is not counted),
+    /// as of the last tick plus what writes since are expected to add (INFO `used_memory`;
+    /// compared with `maxmemory`).
     used_memory: AtomicU64,
+    used_memory_peak: AtomicU64,
+    used_memory_startup: u64,
     /// Keys expired so far, as of the last tick.
     expired_keys: AtomicU64,
     pub node_type: String,
@@ -296,6 +300,8 @@ impl Node {
             wakers,
             pubsub: Mutex::new(PubSub::default()),
             used_memory: AtomicU64::new(0),
+            used_memory_peak: AtomicU64::new(0),
+            used_memory_startup: crate::heap::heap_bytes().unwrap_or(0),
             expired_keys: AtomicU64::new(0),
             node_type,
             tuning_profile,
@@ -339,8 +345,19 @@ impl Node {
     /// calls it every tick, so checks against `maxmemory` read an atomic, not every stripe.
     pub fn refresh_memory(&self) {
         let (expired, bytes) = self.keyspace.stats();
-        self.used_memory.store(bytes as u64, Relaxed);
+        let used = crate::heap::heap_bytes().unwrap_or(bytes as u64);
+        self.used_memory.store(used, Relaxed);
+        self.used_memory_peak.fetch_max(used, Relaxed);
         self.expired_keys.store(expired, Relaxed);
+    }
+
+    /// The heap when the node had started (INFO `used_memory_startup`).
+    pub fn used_memory_startup(&self) -> u64 {
+        self.used_memory_startup
+    }
+
+    pub fn used_memory_peak(&self) -> u64 {
+        self.used_memory_peak.load(Relaxed)
     }
 
     pub fn used_memory(&self) -> u64 {

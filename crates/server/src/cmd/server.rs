@@ -349,17 +349,24 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
     let (expired, dataset) = node.keyspace.stats();
     if want("memory") {
         let rss = rss_bytes();
-        let used = dataset as u64;
+        let used = node.used_memory();
+        let peak = node.used_memory_peak().max(used);
+        let startup = node.used_memory_startup();
         let _ = write!(
             o,
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-             used_memory_rss_human:{}\r\nused_memory_dataset:{dataset}\r\nmaxmemory:{}\r\n\
-             maxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:mimalloc\r\n\r\n",
+             used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
+             used_memory_overhead:{}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\n\
+             maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\
+             mem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\n\r\n",
             human_bytes(used),
             human_bytes(rss),
+            human_bytes(peak),
+            used.saturating_sub(dataset as u64),
             live.maxmemory,
             human_bytes(live.maxmemory),
             node.config().maxmemory_policy,
+            if used > 0 { rss as f64 / used as f64 } else { 0.0 },
         );
     }
     if want("stats") {
