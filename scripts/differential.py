@@ -246,6 +246,14 @@ CASES = [
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
     ["CONFIG", "SET", "maxclients", "lots"], ["CLIENT", "FOO"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "ok"],
     ["CLIENT", "GETNAME"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC"], ["DBSIZE"],
+    # Redis parameters kept for compatibility
+    ["CONFIG", "GET", "hz"], ["CONFIG", "SET", "hz", "20"], ["CONFIG", "GET", "hz"], ["CONFIG", "SET", "hz", "10"],
+    ["CONFIG", "GET", "client-output-buffer-limit"], ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 512kb 30"],
+    ["CONFIG", "GET", "client-output-buffer-limit"],
+    ["CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"],
+    ["CONFIG", "GET", "lazyfree-*"], ["CONFIG", "GET", "maxmemory-policy"], ["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    ["CONFIG", "GET", "maxmemory-policy"], ["CONFIG", "SET", "maxmemory-policy", "noeviction"], ["CONFIG", "GET", "maxmemory-samples"],
+    ["CONFIG", "GET", "slowlog-*"], ["CONFIG", "GET", "acllog-max-len"], ["CONFIG", "GET", "lfu-*"],
     # LCS (the command reference's examples and edge cases)
     ["MSET", "key1", "ohmytext", "key2", "mynewtext"], ["LCS", "key1", "key2"], ["LCS", "key1", "key2", "LEN"],
     ["LCS", "key1", "key2", "IDX"], ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4"],

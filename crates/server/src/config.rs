@@ -80,6 +80,8 @@ pub struct Config {
     /// Largest sorted set (members) and member (bytes) reported as `listpack`.
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// Values of the Redis parameters accepted for compatibility (see [`COMPAT`] in the table).
+    pub compat: std::collections::BTreeMap<&'static str, String>,
     /// Directives set by the config file or the command line, which a profile never changes.
     pub explicit: std::collections::BTreeSet<&'static str>,
 }
@@ -137,6 +139,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            compat: std::collections::BTreeMap::new(),
             explicit: std::collections::BTreeSet::new(),
         }
     }
@@ -222,6 +225,88 @@ macro_rules! directive {
             tls: $t,
         }
     };
+}
+
+/// A Redis parameter cachet accepts, stores and reports (CONFIG GET/SET, the config file)
+/// so that tools and clients that read or set it keep working; `docs/configuration.md` says
+/// which of them change behaviour and which are kept for compatibility only.
+macro_rules! compat {
+    ($name:literal, $default:expr, $check:expr) => {
+        Directive {
+            name: $name,
+            get: |c: &Config| c.compat.get($name).cloned().unwrap_or_else(|| $default.to_string()),
+            set: |c: &mut Config, v: &str| {
+                let v = ($check)(v)?;
+                c.compat.insert($name, v);
+                Ok(())
+            },
+            mutable: true,
+            tls: false,
+        }
+    };
+}
+
+fn any_value(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
+}
+
+fn yes_no_value(v: &str) -> Result<String, String> {
+    parse_bool(v).map(yes_no)
+}
+
+fn int_value<const LO: i64, const HI: i64>(v: &str) -> Result<String, String> {
+    match v.parse::<i64>() {
+        Ok(n) if (LO..=HI).contains(&n) => Ok(n.to_string()),
+        _ => Err(format!("argument must be between {LO} and {HI} inclusive")),
+    }
+}
+
+fn memory_value(v: &str) -> Result<String, String> {
+    parse_memory(v).map(|n| n.to_string())
+}
+
+fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
+    let lower = v.to_ascii_lowercase();
+    if allowed.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(format!("argument(s) must be one of the following: {}", allowed.join(", ")))
+    }
+}
+
+/// Redis's `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups, classes
+/// normal, replica (slave) and pubsub; a SET changes only the classes it names.
+fn output_buffer_limit(v: &str) -> Result<String, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut classes = std::collections::BTreeMap::from([
+        ("normal", ["0", "0", "0"].map(String::from)),
+        ("pubsub", ["33554432", "8388608", "60"].map(String::from)),
+        ("slave", ["268435456", "67108864", "60"].map(String::from)),
+    ]);
+    for g in words.chunks(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "replica" | "slave" => "slave",
+            "pubsub" => "pubsub",
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let hard = parse_memory(g[1])
+            .map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let soft = parse_memory(g[2])
+            .map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        let secs: u64 = g[3]
+            .parse()
+            .map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?;
+        classes.insert(class, [hard.to_string(), soft.to_string(), secs.to_string()]);
+    }
+    Ok(["normal", "slave", "pubsub"]
+        .iter()
+        .map(|c| format!("{c} {}", classes[c].join(" ")))
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// Every directive cachet reads, Redis's first and cachet's own after.
@@ -358,6 +443,55 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.zset_max_listpack_entries = parse_int(v)?),
     directive!("zset-max-ziplist-value", mutable: true, tls: false, |c| c.zset_max_listpack_value.to_string(),
         |c, v| c.zset_max_listpack_value = parse_int(v)?),
+    // Redis parameters kept for compatibility (see `compat!`).
+    compat!("hz", "10", int_value::<1, 500>),
+    compat!("dynamic-hz", "yes", yes_no_value),
+    compat!("active-expire-effort", "1", int_value::<1, 10>),
+    compat!("activerehashing", "yes", yes_no_value),
+    compat!("activedefrag", "no", yes_no_value),
+    compat!("lazyfree-lazy-eviction", "no", yes_no_value),
+    compat!("lazyfree-lazy-expire", "no", yes_no_value),
+    compat!("lazyfree-lazy-server-del", "no", yes_no_value),
+    compat!("lazyfree-lazy-user-del", "no", yes_no_value),
+    compat!("lazyfree-lazy-user-flush", "no", yes_no_value),
+    compat!("list-max-listpack-size", "-2", int_value::<-5, 65535>),
+    compat!("list-max-ziplist-size", "-2", int_value::<-5, 65535>),
+    compat!("list-compress-depth", "0", int_value::<0, 65535>),
+    compat!("loglevel", "notice", |v| one_of(v, &["debug", "verbose", "notice", "warning"])),
+    compat!("logfile", "", any_value),
+    compat!("protected-mode", "yes", yes_no_value),
+    compat!("tcp-keepalive", "300", int_value::<0, 2147483647>),
+    compat!("tcp-backlog", "511", int_value::<0, 2147483647>),
+    compat!("maxmemory-eviction-tenacity", "10", int_value::<0, 100>),
+    compat!("maxmemory-clients", "0", memory_value),
+    compat!(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        output_buffer_limit
+    ),
+    compat!("latency-tracking", "yes", yes_no_value),
+    compat!("latency-tracking-info-percentiles", "50 99 99.9", any_value),
+    compat!("latency-monitor-threshold", "0", int_value::<0, 9223372036854775807>),
+    compat!("shutdown-timeout", "10", int_value::<0, 2147483647>),
+    compat!("shutdown-on-sigint", "default", |v| one_of(v, &["default", "save", "nosave", "now", "force"])),
+    compat!("shutdown-on-sigterm", "default", |v| one_of(v, &["default", "save", "nosave", "now", "force"])),
+    compat!("dir", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(), any_value),
+    compat!("dbfilename", "dump.rdb", any_value),
+    compat!("daemonize", "no", yes_no_value),
+    compat!("pidfile", "", any_value),
+    compat!("supervised", "no", |v| one_of(v, &["no", "upstart", "systemd", "auto"])),
+    compat!("always-show-logo", "no", yes_no_value),
+    compat!("set-proc-title", "yes", yes_no_value),
+    compat!("io-threads", "1", int_value::<1, 128>),
+    compat!("io-threads-do-reads", "no", yes_no_value),
+    compat!("oom-score-adj", "no", |v| one_of(v, &["no", "yes", "relative", "absolute"])),
+    compat!("disable-thp", "yes", yes_no_value),
+    compat!("crash-log-enabled", "yes", yes_no_value),
+    compat!("syslog-enabled", "no", yes_no_value),
+    compat!("syslog-ident", "redis", any_value),
+    compat!("sanitize-dump-payload", "no", |v| one_of(v, &["no", "yes", "clients"])),
+    compat!("tls-prefer-server-ciphers", "no", yes_no_value),
+    compat!("propagation-error-behavior", "ignore", |v| one_of(v, &["ignore", "panic", "panic-on-replicas"])),
     directive!("node-type", mutable: false, tls: false, |c| c.node_type.clone(), |c, v| c.node_type = v.trim().to_string()),
     directive!("tuning-dir", mutable: false, tls: false, |c| opt_path(&c.tuning_dir), |c, v| c.tuning_dir = set_path(v)),
     directive!("reserved-memory-percent", mutable: false, tls: false, |c| c.reserved_memory_percent.to_string(), |c, v| {

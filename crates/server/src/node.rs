@@ -26,6 +26,9 @@ pub struct Live {
     /// `tls-auth-clients-user CN`: a client certificate's CN naming an ACL user logs it in.
     pub tls_auth_clients_user_cn: bool,
     pub maxclients: usize,
+    /// `client-output-buffer-limit pubsub` hard limit in bytes (0 = none): a subscriber whose
+    /// undelivered messages pass it is disconnected.
+    pub pubsub_hard_limit: usize,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
     pub timeout_secs: u64,
@@ -160,8 +163,7 @@ pub struct Inbox {
     pub bytes: usize,
 }
 
-/// A subscriber whose inbox holds more than this is disconnected (Redis's default
-/// `client-output-buffer-limit pubsub 32mb`).
+/// The default of the pubsub hard limit (Redis's `client-output-buffer-limit pubsub 32mb`).
 pub const PUBSUB_INBOX_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Subscriptions of all clients.
@@ -549,7 +551,8 @@ impl Node {
         let mut inbox = lock(&h.inbox);
         inbox.items.push(d);
         inbox.bytes += size;
-        if inbox.bytes > PUBSUB_INBOX_LIMIT {
+        let limit = self.live().pubsub_hard_limit;
+        if limit > 0 && inbox.bytes > limit {
             h.killed.store(true, Relaxed);
         }
         drop(inbox);
@@ -841,6 +844,7 @@ fn build_live(c: &Config) -> Result<Live, String> {
         tls,
         tls_auth_clients_user_cn: c.tls_auth_clients_user_cn,
         maxclients: c.maxclients,
+        pubsub_hard_limit: pubsub_hard_limit(c),
         slowlog_log_slower_than: c.slowlog_log_slower_than,
         slowlog_max_len: c.slowlog_max_len,
         timeout_secs: c.timeout,
@@ -861,6 +865,18 @@ fn build_live(c: &Config) -> Result<Live, String> {
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
     })
+}
+
+/// The pubsub class's hard limit from `client-output-buffer-limit`.
+fn pubsub_hard_limit(c: &Config) -> usize {
+    let text = directive("client-output-buffer-limit").map(|d| (d.get)(c)).unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .chunks(4)
+        .find(|g| g[0] == "pubsub")
+        .and_then(|g| g.get(1))
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(PUBSUB_INBOX_LIMIT)
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit value from a counter.

@@ -623,7 +623,8 @@ pub fn config(ctx: &mut Ctx, args: Args) {
             let cfg = ctx.node.config();
             let mut found: Vec<(&str, String)> = Vec::new();
             for pattern in args.iter().skip(2) {
-                for d in DIRECTIVES {
+                // `user` lines are read at start only and listed by ACL LIST, not here.
+                for d in DIRECTIVES.iter().filter(|d| d.name != "user") {
                     if cachet_store::glob_match(pattern, d.name.as_bytes(), true)
                         && !found.iter().any(|(n, _)| *n == d.name)
                     {
