@@ -278,7 +278,7 @@ fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
 /// normal, replica (slave) and pubsub; a SET changes only the classes it names.
 fn output_buffer_limit(v: &str) -> Result<String, String> {
     let words: Vec<&str> = v.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut classes = std::collections::BTreeMap::from([
