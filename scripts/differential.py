@@ -438,6 +438,83 @@ def digest_scenario(cport, rport):
     return passed, failed
 
 
+def fill_types(c):
+    """Values of every type and encoding, small and large."""
+    c.call("SET", "d:str", "hello")
+    c.call("SET", "d:int", "12345")
+    c.call("SET", "d:bigint", "-9223372036854775808")
+    c.call("SET", "d:long", "abc" * 3000)
+    c.call("SET", "d:ttl", "v", "PX", "100000000")
+    c.call("RPUSH", "d:list", "a", "b", "3", "-77", "x" * 100)
+    c.call("RPUSH", "d:biglist", *[f"item{i}" * (i % 7 + 1) for i in range(2000)])
+    c.call("SADD", "d:intset", "1", "-5", "70000", "9223372036854775807")
+    c.call("SADD", "d:set", "x", "y", "1")
+    c.call("HSET", "d:hash", "f", "v", "g", "1", "h", "-4000")
+    c.call("HSET", "d:bighash", *[x for i in range(300) for x in (f"f{i}", "v" * (i % 90))])
+    c.call("ZADD", "d:zset", "1.5", "a", "2", "b", "-0.25", "c", "100", "d")
+    c.call("ZADD", "d:bigzset", *[x for i in range(300) for x in (str(i / 3), f"m{i}")])
+
+
+DUMP_KEYS = ["d:str", "d:int", "d:bigint", "d:long", "d:ttl", "d:list", "d:biglist", "d:intset", "d:set",
+             "d:hash", "d:bighash", "d:zset", "d:bigzset"]
+
+
+def dump_restore_scenario(cport, rport):
+    """DUMP on one server, RESTORE on the other, both ways: the values' DEBUG DIGEST-VALUE
+    agree. Then RESTORE's errors for the same bad requests on both."""
+    passed = failed = 0
+    c, r = Conn(cport), Conn(rport)
+    for src, dst, label in ((r, c, "redis->cachet"), (c, r, "cachet->redis")):
+        for conn in (c, r):
+            conn.call("FLUSHALL")
+        fill_types(src)
+        for k in DUMP_KEYS:
+            payload = src.call("DUMP", k)
+            data = payload.split(b"\r\n", 1)[1][:-2]
+            pttl = int(src.call("PTTL", k)[1:-2])
+            got = dst.call("RESTORE", k, str(max(pttl, 0)), data)
+            a, b = src.call("DEBUG", "DIGEST-VALUE", k), dst.call("DEBUG", "DIGEST-VALUE", k)
+            if got == b"+OK\r\n" and a == b:
+                passed += 1
+            else:
+                failed += 1
+                print(f"DIFF [dump {label} {k}] restore={got!r}\n  src: {a!r}\n  dst: {b!r}")
+    # The same bad requests to both servers.
+    outcomes = []
+    for conn in (c, r):
+        conn.call("FLUSHALL")
+        conn.call("SET", "e", "v")
+        good = conn.call("DUMP", "e").split(b"\r\n", 1)[1][:-2]
+        steps = [
+            conn.call("RESTORE", "e", "0", good),
+            conn.call("RESTORE", "e2", "-1", good),
+            conn.call("RESTORE", "e2", "x", good),
+            conn.call("RESTORE", "e2", "0", b"garbage"),
+            conn.call("RESTORE", "e2", "0", good[:-1] + bytes([good[-1] ^ 1])),
+            conn.call("RESTORE", "e2", "0", good, "FOO"),
+            conn.call("RESTORE", "e2", "0", good, "IDLETIME", "-1"),
+            conn.call("RESTORE", "e2", "0", good, "FREQ", "300"),
+            conn.call("RESTORE", "e2", "0", good, "IDLETIME", "5", "FREQ", "5"),
+            conn.call("RESTORE", "e", "0", good, "REPLACE"),
+            conn.call("RESTORE", "e3", "1000", good, "ABSTTL"),
+            conn.call("EXISTS", "e3"),
+            conn.call("RESTORE", "e4", "100000", good),
+            conn.call("TTL", "e4"),
+            conn.call("DUMP", "nokey"),
+            conn.call("DUMP"),
+        ]
+        outcomes.append(steps)
+    for i, (x, y) in enumerate(zip(*outcomes)):
+        if x == y:
+            passed += 1
+        else:
+            failed += 1
+            print(f"DIFF [restore errors step {i}]\n  cachet: {x!r}\n  redis:  {y!r}")
+    for conn in (c, r):
+        conn.call("FLUSHALL")
+    return passed, failed
+
+
 def main():
     cport, rport = int(sys.argv[1]), int(sys.argv[2])
     p2, f2 = run(Conn(cport), Conn(rport), "RESP2")
@@ -451,7 +528,8 @@ def main():
     pw, fw = watch_across_connections(cport, rport)
     pp, fp = pubsub_across(cport, rport)
     pd, fd = digest_scenario(cport, rport)
-    passed, failed = p2 + p3 + pw + pp + pd, f2 + f3 + fw + fp + fd
+    pr, fr = dump_restore_scenario(cport, rport)
+    passed, failed = p2 + p3 + pw + pp + pd + pr, f2 + f3 + fw + fp + fd + fr
     print(f"differential: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -85,6 +85,13 @@ impl Stripe {
         Some(&mut self.dbs[db][idx])
     }
 
+    /// Sets a live key's access field (RESTORE's IDLETIME and FREQ).
+    pub fn set_access(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64, access: u32) {
+        if let Some(e) = self.peek(db, hash, key, now_ms) {
+            e.access = access;
+        }
+    }
+
     /// The access policy keys of this stripe are recorded under.
     pub fn access_policy(&self) -> AccessPolicy {
         self.policy

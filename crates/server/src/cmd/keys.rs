@@ -499,3 +499,100 @@ pub fn object(ctx: &mut Ctx, args: Args) {
         ),
     }
 }
+
+/// The node's encoding limits, for values RESTORE builds.
+fn rdb_limits(ctx: &Ctx) -> cachet_repl::rdb::Limits {
+    let l = ctx.live;
+    cachet_repl::rdb::Limits {
+        hash: cachet_store::PackLimits {
+            entries: l.hash_max_listpack_entries,
+            value: l.hash_max_listpack_value,
+        },
+        set_max_intset: l.set_max_intset_entries,
+        zset: (l.zset_max_listpack_entries, l.zset_max_listpack_value),
+    }
+}
+
+/// DUMP: the value in Redis's RDB version 10 payload, which RESTORE (here or in Redis 7)
+/// reads back.
+pub fn dump(ctx: &mut Ctx, args: Args) {
+    let key = args.get(1);
+    let payload = ctx
+        .with_key(key, |s, h, db, now| s.get(db, h, key, now).map(|e| cachet_repl::dump_payload(&e.value)));
+    match payload {
+        Some(p) => ctx.w().bulk(&p),
+        None => ctx.w().null(),
+    }
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency], checked in
+/// Redis's order.
+pub fn restore(ctx: &mut Ctx, args: Args) {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        let opt = args.get(j).to_ascii_lowercase();
+        match opt.as_slice() {
+            b"replace" => replace = true,
+            b"absttl" => absttl = true,
+            b"idletime" if more >= 1 && freq.is_none() => {
+                let Some(v) = int_arg(args.get(j + 1)) else { return ctx.not_an_integer() };
+                if v < 0 {
+                    return ctx.error("ERR Invalid IDLETIME value, must be >= 0");
+                }
+                idle = Some(v);
+                j += 1;
+            }
+            b"freq" if more >= 1 && idle.is_none() => {
+                let Some(v) = int_arg(args.get(j + 1)) else { return ctx.not_an_integer() };
+                if !(0..=255).contains(&v) {
+                    return ctx.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+                }
+                freq = Some(v);
+                j += 1;
+            }
+            _ => return ctx.syntax_error(),
+        }
+        j += 1;
+    }
+    let key = args.get(1);
+    let (db, now) = (ctx.state.db, ctx.now_ms);
+    if !replace && ctx.with_key(key, |s, h, _, _| s.peek(db, h, key, now).is_some()) {
+        return ctx.error("BUSYKEY Target key name already exists.");
+    }
+    let Some(ttl) = int_arg(args.get(2)) else { return ctx.not_an_integer() };
+    if ttl < 0 {
+        return ctx.error("ERR Invalid TTL value, must be >= 0");
+    }
+    let limits = rdb_limits(ctx);
+    let value = match cachet_repl::restore_payload(args.get(3), &limits) {
+        Ok(v) => v,
+        Err(cachet_repl::RdbError::Checksum) => {
+            return ctx.error("ERR DUMP payload version or checksum are wrong")
+        }
+        Err(cachet_repl::RdbError::Format) => return ctx.error("ERR Bad data format"),
+    };
+    let expire_at = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    ctx.with_key(key, |s, h, db, now| {
+        if replace {
+            s.remove(db, h, key, now);
+        }
+        if expire_at != 0 && expire_at <= now {
+            return; // already expired: nothing is added (Redis answers OK all the same)
+        }
+        s.set(db, h, key, value, expire_at, now);
+        let policy = s.access_policy();
+        if let (Some(f), true) = (freq, policy.lfu) {
+            s.set_access(db, h, key, now, ((((now / 60_000) & 0xFFFF) as u32) << 8) | f as u32);
+        } else if let (Some(i), false) = (idle, policy.lfu) {
+            s.set_access(db, h, key, now, now.saturating_sub(i as u64 * 1000) as u32);
+        }
+    });
+    ctx.w().ok();
+}

@@ -190,6 +190,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         K1,
         &["@write", "@string", "@fast"],
     ),
+    spec("dump", 2, keys::dump, &["readonly"], K1, &["@keyspace", "@read", "@slow"]),
+    spec(
+        "restore",
+        -4,
+        keys::restore,
+        &["write", "denyoom"],
+        K1,
+        &["@keyspace", "@write", "@slow", "@dangerous"],
+    ),
     spec("lcs", -3, string::lcs, &["readonly"], (1, 2, 1), &["@read", "@string", "@slow"]),
     spec("hset", -4, hash::hset, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
     spec("hmset", -4, hash::hmset, &["write", "denyoom", "fast"], K1, &["@write", "@hash", "@fast"]),
@@ -919,7 +928,7 @@ pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
 fn fills_key_at(name: &str) -> Option<usize> {
     match name {
         "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" | "zadd" | "zincrby" | "zrangestore"
-        | "zunionstore" | "zinterstore" | "zdiffstore" => Some(1),
+        | "restore" | "zunionstore" | "zinterstore" | "zdiffstore" => Some(1),
         "lmove" | "rpoplpush" | "blmove" | "brpoplpush" | "rename" | "renamenx" | "copy" => Some(2),
         _ => None,
     }
