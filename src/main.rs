@@ -68,7 +68,30 @@ enum ProfileCommand {
     },
 }
 
+/// mimalloc's options for a cache node: commit arena memory on demand and give freed pages
+/// back at once. Measured with `scripts/memory.sh` (1M keys of 16+32 bytes): RSS 317 MB with
+/// mimalloc's defaults, 209 MB with these, for 187 MB of live heap (the defaults keep every
+/// outgrown hash-table allocation's pages committed). mimalloc reads them from the
+/// environment when it initialises, before `main`, so `main` re-executes the binary once with
+/// them set unless the operator set them already.
+const MIMALLOC_ENV: &[(&str, &str)] = &[("MIMALLOC_ARENA_EAGER_COMMIT", "0"), ("MIMALLOC_PURGE_DELAY", "0")];
+
+fn tune_allocator() {
+    use std::os::unix::process::CommandExt;
+    if MIMALLOC_ENV.iter().any(|(k, _)| std::env::var_os(k).is_some()) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .envs(MIMALLOC_ENV.iter().copied())
+        .exec();
+    // Only reached when exec failed: run on with the defaults.
+    eprintln!("cachet: could not re-execute with allocator settings ({err}); continuing with defaults");
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CACHET_LOG")
