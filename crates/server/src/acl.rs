@@ -1082,6 +1082,7 @@ pub fn log_auth_failure(ctx: &mut Ctx, username: &[u8]) {
 /// Makes `user` the connection's user (AUTH, HELLO AUTH, a client certificate).
 pub fn login(node: &crate::node::Node, state: &mut crate::conn::ClientState, user: Arc<User>) {
     *crate::node::lock_user(&state.handle) = user.name.clone();
+    state.unrestricted = user.unrestricted();
     state.user = user;
     state.user_epoch = node.acl.epoch();
     state.authenticated = true;
@@ -1094,6 +1095,7 @@ pub fn refresh_user(ctx: &mut Ctx) -> bool {
     ctx.state.user_epoch = acl.epoch();
     match acl.get(&ctx.state.user.name) {
         Some(u) => {
+            ctx.state.unrestricted = u.unrestricted();
             ctx.state.user = u;
             true
         }

@@ -62,6 +62,8 @@ pub struct ClientState {
     /// The ACL user (the default user until AUTH), and the ACL epoch it was read at.
     pub user: Arc<crate::acl::User>,
     pub user_epoch: u64,
+    /// `user.unrestricted()`, kept here so the request path reads no other cache line.
+    pub unrestricted: bool,
     /// Close once the replies pending now have been sent (QUIT, protocol error, kill).
     pub closing: bool,
     /// Execution stopped with requests left in the query buffer because [`REPLY_STALL`] bytes
@@ -96,6 +98,10 @@ pub struct ClientState {
     pub reply_skip: bool,
     /// Requests wait in the query buffer because of CLIENT PAUSE.
     pub paused: bool,
+    /// This batch's cheap commands (ids), whose time is shared out when it ends, and the time
+    /// of its individually timed ones (see `cmd::finish_batch`).
+    pub batch_fast: Vec<u32>,
+    pub batch_timed: u64,
 }
 
 pub struct Conn {
@@ -146,6 +152,7 @@ impl Conn {
                 db: 0,
                 authenticated: node.acl.default_open(),
                 user: node.acl.default_user(),
+                unrestricted: node.acl.default_user().unrestricted(),
                 user_epoch: node.acl.epoch(),
                 closing: false,
                 stalled: false,
@@ -165,6 +172,8 @@ impl Conn {
                 reply_skip_next: false,
                 reply_skip: false,
                 paused: false,
+                batch_fast: Vec::new(),
+                batch_timed: 0,
             },
             accepted: now,
             close_notify_sent: false,
@@ -510,7 +519,10 @@ fn execute_all(
     let mut pos = 0;
     // The clock is read once per batch: a pipeline of 16 requests shares one reading.
     let now_ms = node.now_ms();
+    let batch_start = crate::clock::ticks();
     state.last_active = Instant::now();
+    // CLIENT LIST's `idle`: once per batch.
+    state.handle.last_active_ms.store(now_ms, Relaxed);
     state.stalled = false;
     if state.paused {
         state.paused = false;
@@ -537,7 +549,10 @@ fn execute_all(
                         }
                     }
                     let mark = replies.len();
-                    cmd::execute(&mut cmd::Ctx { node, ws, live, state, out: replies, now_ms }, args);
+                    cmd::execute(
+                        &mut cmd::Ctx { node, ws, live, state, out: replies, now_ms, batched: true },
+                        args,
+                    );
                     // CLIENT REPLY OFF/SKIP: the reply is dropped, as Redis never writes it.
                     if state.reply_off || state.reply_skip {
                         replies.truncate(mark);
@@ -555,10 +570,12 @@ fn execute_all(
                 cmd::count_error(ws, "ERR");
                 state.closing = true;
                 // Nothing after a protocol error is read, as in Redis.
+                cmd::finish_batch(ws, state, batch_start);
                 return buf.len();
             }
         }
     }
+    cmd::finish_batch(ws, state, batch_start);
     pos
 }
 

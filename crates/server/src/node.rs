@@ -77,8 +77,6 @@ pub struct WorkerStats {
     pub cmds: Box<[CmdStat]>,
     /// Error replies by their code (`ERR`, `WRONGTYPE`, ...): INFO errorstats.
     pub errors: Mutex<BTreeMap<String, u64>>,
-    /// Commands executed (INFO `total_commands_processed`).
-    pub commands: AtomicU64,
     /// Error replies sent (INFO `total_error_replies`).
     pub error_replies: AtomicU64,
     /// Bytes received and sent on client connections, after TLS (INFO `total_net_*_bytes`).
@@ -86,6 +84,8 @@ pub struct WorkerStats {
     pub net_output_bytes: AtomicU64,
     /// Keys removed by this worker's active expiry.
     pub active_expired: AtomicU64,
+    /// Bytes this worker's writes are expected to add, not yet added to the node's figure.
+    pub pending_growth: AtomicU64,
 }
 
 /// Node-wide counters bumped per connection, not per request.
@@ -211,6 +211,9 @@ pub struct Node {
     /// at the count alone unless someone is blocked.
     blocked: Mutex<BlockedKeys>,
     blocked_clients: AtomicUsize,
+    /// [`RARE_MONITORS`] | [`RARE_BLOCKED`] | [`RARE_PAUSED`]: one load per command tells the
+    /// request path it can skip all three.
+    rare: std::sync::atomic::AtomicU32,
     /// Per worker: slots of connections to poke, left by other workers, and how to wake it.
     mailboxes: Box<[Mutex<Vec<usize>>]>,
     wakers: Vec<cachet_runtime::Waker>,
@@ -230,6 +233,8 @@ pub struct Node {
     pub slowlog_next_id: AtomicU64,
     /// `slowlog-log-slower-than` in clock ticks (u64::MAX: disabled).
     slowlog_ticks: AtomicU64,
+    /// Cheap commands may be timed per batch: the slow-log threshold is 1 ms or more.
+    amortise: AtomicBool,
 }
 
 /// One SLOWLOG entry.
@@ -253,6 +258,11 @@ pub struct Waiter {
     pub slot: usize,
     pub client: u64,
 }
+
+/// Bits of [`Node::rare`]: conditions the request path must look at only when they hold.
+pub const RARE_MONITORS: u32 = 1;
+pub const RARE_BLOCKED: u32 = 2;
+pub const RARE_PAUSED: u32 = 4;
 
 /// Error text for `CONFIG SET` failures, in Redis's words.
 pub fn config_set_error(name: &str, why: &str) -> String {
@@ -298,6 +308,7 @@ impl Node {
             acl,
             blocked: Mutex::new(std::collections::HashMap::new()),
             blocked_clients: AtomicUsize::new(0),
+            rare: std::sync::atomic::AtomicU32::new(0),
             mailboxes: (0..workers.max(1)).map(|_| Mutex::new(Vec::new())).collect(),
             wakers,
             pubsub: Mutex::new(PubSub::default()),
@@ -329,6 +340,7 @@ impl Node {
             slowlog: Mutex::new(std::collections::VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             slowlog_ticks: AtomicU64::new(u64::MAX),
+            amortise: AtomicBool::new(true),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -368,8 +380,16 @@ impl Node {
 
     /// Counts bytes a write is about to add, so the figure compared with `maxmemory` does not
     /// lag a burst of writes until the next tick re-measures it (only with `maxmemory` set).
-    pub fn expect_growth(&self, bytes: u64) {
-        self.used_memory.fetch_add(bytes, Relaxed);
+    /// Each worker collects its share locally and adds it to the shared figure 64 KiB at a
+    /// time, so writes on different workers do not contend on one counter.
+    pub fn expect_growth(&self, ws: &WorkerStats, bytes: u64) {
+        let pending = ws.pending_growth.load(Relaxed) + bytes;
+        if pending >= 64 * 1024 {
+            self.used_memory.fetch_add(pending, Relaxed);
+            ws.pending_growth.store(0, Relaxed);
+        } else {
+            ws.pending_growth.store(pending, Relaxed);
+        }
     }
 
     /// Evicts keys by `maxmemory-policy` until the data fits under `maxmemory`; false when it
@@ -405,6 +425,20 @@ impl Node {
         self.blocked_clients.load(Relaxed)
     }
 
+    /// Which rare conditions hold now (see [`RARE_MONITORS`]).
+    #[inline]
+    pub fn rare(&self) -> u32 {
+        self.rare.load(Relaxed)
+    }
+
+    fn set_rare(&self, bit: u32, on: bool) {
+        if on {
+            self.rare.fetch_or(bit, Relaxed);
+        } else {
+            self.rare.fetch_and(!bit, Relaxed);
+        }
+    }
+
     /// Registers `w` as waiting on `keys` of `db`.
     pub fn block(&self, db: usize, keys: &[Vec<u8>], w: Waiter) {
         let mut map = lock(&self.blocked);
@@ -412,6 +446,7 @@ impl Node {
             map.entry((db, k.clone())).or_default().push(w);
         }
         self.blocked_clients.fetch_add(1, Relaxed);
+        self.set_rare(RARE_BLOCKED, true);
     }
 
     /// Removes client `client`'s registration on `keys` of `db`.
@@ -426,7 +461,10 @@ impl Node {
                 }
             }
         }
-        self.blocked_clients.fetch_sub(1, Relaxed);
+        if self.blocked_clients.fetch_sub(1, Relaxed) == 1 {
+            // Under the registry lock, so a concurrent block() re-sets it after us.
+            self.set_rare(RARE_BLOCKED, !map.is_empty());
+        }
     }
 
     /// A write touched `key`: poke every client blocked on it (each retries; those that find
@@ -453,11 +491,13 @@ impl Node {
         if all || !active {
             self.pause_all.store(all || (active && self.pause_all.load(Relaxed)), Relaxed);
         }
+        self.set_rare(RARE_PAUSED, true);
     }
 
     /// CLIENT UNPAUSE: ends the pause and wakes every client that was held back.
     pub fn unpause(&self) {
         self.pause_until_ms.store(0, Relaxed);
+        self.set_rare(RARE_PAUSED, false);
         for h in self.clients() {
             if h.paused.load(Relaxed) {
                 self.poke(h.worker, h.slot.load(Relaxed));
@@ -467,6 +507,9 @@ impl Node {
 
     /// Whether a command must wait now: Some(all) while a pause lasts.
     pub fn paused(&self, now_ms: u64) -> Option<bool> {
+        if self.rare() & RARE_PAUSED == 0 {
+            return None;
+        }
         (self.pause_until_ms.load(Relaxed) > now_ms).then(|| self.pause_all.load(Relaxed))
     }
 
@@ -475,6 +518,7 @@ impl Node {
         if !m.iter().any(|x| x.id == h.id) {
             m.push(h.clone());
             self.monitor_count.store(m.len(), Relaxed);
+            self.set_rare(RARE_MONITORS, true);
         }
     }
 
@@ -482,6 +526,7 @@ impl Node {
         let mut m = lock(&self.monitors);
         m.retain(|x| x.id != id);
         self.monitor_count.store(m.len(), Relaxed);
+        self.set_rare(RARE_MONITORS, !m.is_empty());
     }
 
     pub fn has_monitors(&self) -> bool {
@@ -776,6 +821,11 @@ impl Node {
         lock(&self.clients).values().cloned().collect()
     }
 
+    /// INFO `total_commands_processed`: the calls of every command on every worker.
+    pub fn commands_processed(&self) -> u64 {
+        self.worker_stats.iter().flat_map(|w| w.cmds.iter()).map(|c| c.calls.load(Relaxed)).sum()
+    }
+
     /// Sum of a per-worker counter.
     pub fn sum(&self, f: impl Fn(&WorkerStats) -> &AtomicU64) -> u64 {
         self.worker_stats.iter().map(|w| f(w).load(Relaxed)).sum()
@@ -786,12 +836,19 @@ impl Node {
         self.slowlog_ticks.load(Relaxed)
     }
 
+    /// Whether cheap commands may be timed per batch (see `cmd::run`).
+    #[inline]
+    pub fn amortise_timing(&self) -> bool {
+        self.amortise.load(Relaxed)
+    }
+
     /// Re-measures the clock rate and the slow-log threshold in ticks (worker 0's tick).
     pub fn refresh_clock(&self) {
         crate::clock::calibrate();
         let us = self.live().slowlog_log_slower_than;
         let t = if us < 0 { u64::MAX } else { crate::clock::from_us(us as u64) };
         self.slowlog_ticks.store(t, Relaxed);
+        self.amortise.store(!(0..1000).contains(&us), Relaxed);
     }
 
     /// Adds a SLOWLOG entry, keeping at most `slowlog-max-len`.
@@ -812,7 +869,6 @@ impl Node {
                 }
             }
             lock(&w.errors).clear();
-            w.commands.store(0, Relaxed);
             w.error_replies.store(0, Relaxed);
             w.net_input_bytes.store(0, Relaxed);
             w.net_output_bytes.store(0, Relaxed);

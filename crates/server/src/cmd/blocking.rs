@@ -110,7 +110,7 @@ pub fn retry(node: &Node, ws: &WorkerStats, state: &mut ClientState, replies: &m
     }
     state.retry_deadline = Some(b.deadline);
     let live = node.live();
-    let mut ctx = Ctx { node, ws, live: &live, state, out: replies, now_ms: node.now_ms() };
+    let mut ctx = Ctx { node, ws, live: &live, state, out: replies, now_ms: node.now_ms(), batched: false };
     super::run(&mut ctx, b.idx, Args::from_parts(&b.buf, &b.spans));
     ctx.state.retry_deadline = None;
 }

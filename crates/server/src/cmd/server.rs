@@ -56,6 +56,7 @@ pub fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.state.handle.resp.store(2, Relaxed);
     lock(&ctx.state.handle.name).clear();
     ctx.state.user = ctx.node.acl.default_user();
+    ctx.state.unrestricted = ctx.state.user.unrestricted();
     ctx.state.user_epoch = ctx.node.acl.epoch();
     *crate::node::lock_user(&ctx.state.handle) = "default".into();
     ctx.state.authenticated = ctx.node.acl.default_open();
@@ -377,7 +378,7 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
              total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
              expired_keys:{expired}\r\nevicted_keys:{}\r\ntotal_error_replies:{}\r\n\r\n",
             s.connections_received.load(Relaxed),
-            node.sum(|w| &w.commands),
+            node.commands_processed(),
             node.sum(|w| &w.net_input_bytes),
             node.sum(|w| &w.net_output_bytes),
             s.rejected_connections.load(Relaxed),
