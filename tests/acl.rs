@@ -194,3 +194,28 @@ both_backends! {
         assert!(err(&mut c2, &["PING"]).contains("NOAUTH"));
     }
 }
+
+both_backends! {
+    fn a_subscriber_whose_channel_is_revoked_is_disconnected(b: &str) {
+        // Shows Redis 7's rule: ACL SETUSER that takes a channel away closes the clients of
+        // that user subscribed to it, at once (a subscriber may never send another command).
+        let srv = start(b, &["--workers", "2"]);
+        let client = srv.tls_client();
+        let mut admin = client.get_connection().unwrap();
+        ok(&mut admin, &["ACL", "SETUSER", "listener", "on", ">pw", "resetchannels", "&news.*", "+@all"]);
+        let mut sub = srv.raw_tls(srv.client_config());
+        let auth = b"*3\r\n$4\r\nAUTH\r\n$8\r\nlistener\r\n$2\r\npw\r\n";
+        assert_eq!(roundtrip(&mut sub, auth, 5), b"+OK\r\n");
+        let want = b"*3\r\n$9\r\nsubscribe\r\n$10\r\nnews.sport\r\n:1\r\n";
+        assert_eq!(roundtrip(&mut sub, b"SUBSCRIBE news.sport\r\n", want.len()), want);
+        // Still allowed: the subscriber stays.
+        ok(&mut admin, &["ACL", "SETUSER", "listener", "&weather"]);
+        let n: i64 = redis::cmd("PUBLISH").arg("news.sport").arg("goal").query(&mut admin).unwrap();
+        assert_eq!(n, 1);
+        let msg = b"*3\r\n$7\r\nmessage\r\n$10\r\nnews.sport\r\n$4\r\ngoal\r\n";
+        assert_eq!(read_n(&mut sub, msg.len()), msg);
+        // Revoked: closed.
+        ok(&mut admin, &["ACL", "SETUSER", "listener", "resetchannels", "&weather"]);
+        assert!(read_to_close(&mut sub).is_empty(), "the subscriber got more data instead of being closed");
+    }
+}

@@ -780,6 +780,11 @@ impl User {
         self.passwords.iter().fold(false, |found, p| found | same_secret(p.as_bytes(), h.as_bytes()))
     }
 
+    /// Whether some selector lets this user use `channel` (a pattern for PSUBSCRIBE).
+    pub fn channel_permitted(&self, channel: &[u8], is_pattern: bool) -> bool {
+        std::iter::once(&self.root).chain(&self.selectors).any(|s| s.channel_allowed(channel, is_pattern))
+    }
+
     /// Checks a request against the root selector and then every other; the most relevant
     /// refusal (channel over key over command, later argument over earlier) is returned.
     pub fn check(&self, r: Resolved, args: &Args) -> Result<(), Denied> {
@@ -1088,19 +1093,27 @@ pub fn login(node: &crate::node::Node, state: &mut crate::conn::ClientState, use
     state.authenticated = true;
 }
 
-/// Reloads the connection's user after ACL changes; false when the user is gone (the
-/// connection is then closed, as Redis closes a deleted user's clients).
+/// Reloads the connection's user after ACL changes; false when the connection must close:
+/// its user is gone, or it is subscribed to a channel its user may no longer use (Redis
+/// closes both kinds of client).
 pub fn refresh_user(ctx: &mut Ctx) -> bool {
-    let acl = &ctx.node.acl;
-    ctx.state.user_epoch = acl.epoch();
-    match acl.get(&ctx.state.user.name) {
-        Some(u) => {
-            ctx.state.unrestricted = u.unrestricted();
-            ctx.state.user = u;
-            true
-        }
-        None => false,
+    revalidate(ctx.node, ctx.state)
+}
+
+/// [`refresh_user`] for a connection without a command at hand (a poke).
+pub fn revalidate(node: &crate::node::Node, state: &mut crate::conn::ClientState) -> bool {
+    let acl = &node.acl;
+    state.user_epoch = acl.epoch();
+    let Some(u) = acl.get(&state.user.name) else { return false };
+    state.unrestricted = u.unrestricted();
+    state.user = u;
+    if state.unrestricted {
+        return true;
     }
+    let u = &state.user;
+    state.subs.iter().all(|c| u.channel_permitted(c, false))
+        && state.ssubs.iter().all(|c| u.channel_permitted(c, false))
+        && state.psubs.iter().all(|p| u.channel_permitted(p, true))
 }
 
 const HELP: &[&str] = &[
@@ -1167,7 +1180,17 @@ pub fn command(ctx: &mut Ctx, args: Args) {
         b"setuser" => {
             let ops: Vec<&[u8]> = args.iter().skip(3).collect();
             match acl.set_user(args.get(2), &ops) {
-                Ok(()) => ctx.w().ok(),
+                Ok(()) => {
+                    // Its connected clients re-check their subscriptions now, not at their next
+                    // command (a subscriber may never send one).
+                    let name = args.get(2);
+                    for h in ctx.node.clients() {
+                        if crate::node::lock_user(&h).as_bytes() == name {
+                            ctx.node.poke(h.worker, h.slot.load(Relaxed));
+                        }
+                    }
+                    ctx.w().ok()
+                }
                 Err(e) => ctx.error(&e),
             }
         }

@@ -217,6 +217,11 @@ impl Conn {
             // this client; retry a blocked command (its key may have been filled); and, once
             // nothing blocks, run the requests waiting in the query buffer (behind the blocked
             // command, or set aside after a stall).
+            if self.state.user_epoch != node.acl.epoch() && !crate::acl::revalidate(node, &mut self.state) {
+                // The user was deleted, or may no longer use a channel it is subscribed to.
+                self.state.closing = true;
+                return self.flow();
+            }
             if crate::cmd::pubsub::subscribed(&self.state) || self.state.monitor {
                 crate::cmd::pubsub::deliver(&self.state, self.state.proto, &mut self.replies);
             }
