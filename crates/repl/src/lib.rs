@@ -8,4 +8,4 @@ mod lzf;
 pub mod rdb;
 
 pub use crc64::crc64;
-pub use rdb::{dump_payload, restore_payload, RdbError, RDB_VERSION};
+pub use rdb::{dump_payload, load_rdb, restore_payload, LoadedKey, RdbError, RdbWriter, RDB_VERSION};

@@ -11,6 +11,7 @@ mod hash;
 mod keys;
 mod list;
 pub mod pubsub;
+pub mod repl;
 mod server;
 mod set;
 mod string;
@@ -593,6 +594,30 @@ pub static COMMANDS: &[CommandSpec] = &[
     )),
     container(spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"])),
     container(spec("acl", -2, crate::acl::command, &[], NONE, &[])),
+    spec(
+        "sync",
+        1,
+        repl::sync,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
+    spec(
+        "psync",
+        -3,
+        repl::psync,
+        &["admin", "noscript", "no_async_loading", "no_multi"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
+    spec(
+        "replconf",
+        -1,
+        repl::replconf,
+        &["admin", "noscript", "loading", "stale", "allow_busy"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
     container(spec("slowlog", -2, server::slowlog, &[], NONE, &[])),
     container(spec("memory", -2, server::memory, &[], NONE, &[])),
     spec(
