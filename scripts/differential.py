@@ -246,6 +246,7 @@ CASES = [
     ["HELLO", "4"], ["HELLO", "x"], ["CONFIG", "FOO"], ["CONFIG", "GET", "maxclients", "timeout"], ["CONFIG", "SET", "nope", "1"],
     ["CONFIG", "SET", "maxclients", "lots"], ["CLIENT", "FOO"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "SETNAME", "ok"],
     ["CLIENT", "GETNAME"], ["DBSIZE"], ["FLUSHDB", "FOO"], ["FLUSHALL", "SYNC"], ["DBSIZE"],
+    ["ROLE"], ["ROLE", "x"], ["REPLCONF", "listening-port"],
     # Redis parameters kept for compatibility
     ["CONFIG", "GET", "hz"], ["CONFIG", "SET", "hz", "20"], ["CONFIG", "GET", "hz"], ["CONFIG", "SET", "hz", "10"],
     ["CONFIG", "GET", "client-output-buffer-limit"], ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 512kb 30"],

@@ -1232,11 +1232,7 @@ pub fn command(ctx: &mut Ctx, args: Args) {
         b"save" => save(ctx),
         b"load" => load(ctx),
         b"help" => {
-            let mut w = ctx.w();
-            w.array(HELP.len());
-            for l in HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(HELP);
         }
         _ => ctx.unknown_subcommand(args.get(1), "ACL"),
     }

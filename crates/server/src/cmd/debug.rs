@@ -183,11 +183,7 @@ pub fn debug(ctx: &mut Ctx, args: Args) {
         }
         (b"object", 3) => object(ctx, args.get(2)),
         (b"help", 2) => {
-            let mut w = ctx.w();
-            w.array(HELP.len());
-            for l in HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(HELP);
         }
         _ => {
             let sub = String::from_utf8_lossy(args.get(1));

@@ -450,11 +450,7 @@ enum ObjectInfo {
 pub fn object(ctx: &mut Ctx, args: Args) {
     let sub = args.get(1).to_ascii_lowercase();
     if sub == b"help" {
-        let mut w = ctx.w();
-        w.array(OBJECT_HELP.len());
-        for l in OBJECT_HELP {
-            w.simple(l.as_bytes());
-        }
+        ctx.help(OBJECT_HELP);
         return;
     }
     let key = args.get(2);

@@ -89,6 +89,15 @@ impl Ctx<'_> {
         f(&mut stripe, h, self.state.db, self.now_ms)
     }
 
+    /// A HELP subcommand's reply: one status line per text line, as Redis sends them.
+    pub fn help(&mut self, lines: &[&str]) {
+        let mut w = self.w();
+        w.array(lines.len());
+        for l in lines {
+            w.simple(l.as_bytes());
+        }
+    }
+
     pub fn wrongtype(&mut self) {
         self.error("WRONGTYPE Operation against a key holding the wrong kind of value");
     }
@@ -594,6 +603,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     )),
     container(spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"])),
     container(spec("acl", -2, crate::acl::command, &[], NONE, &[])),
+    spec(
+        "role",
+        1,
+        repl::role,
+        &["noscript", "loading", "stale", "fast"],
+        NONE,
+        &["@admin", "@fast", "@dangerous"],
+    ),
     spec(
         "sync",
         1,

@@ -68,38 +68,52 @@ pub fn psubscribe(ctx: &mut Ctx, args: Args) {
     }
 }
 
-pub fn unsubscribe(ctx: &mut Ctx, args: Args) {
-    let chans: Vec<Vec<u8>> = if args.len() > 1 {
-        args.iter().skip(1).map(|c| c.to_vec()).collect()
-    } else {
-        ctx.state.subs.iter().cloned().collect()
-    };
-    if chans.is_empty() {
-        return ack(ctx, b"unsubscribe", None);
-    }
-    for ch in chans {
-        if ctx.state.subs.remove(&ch) {
-            ctx.node.unsubscribe(&ch, ctx.state.handle.id);
-        }
-        ack(ctx, b"unsubscribe", Some(&ch));
+/// Which kind of subscription an (un)subscribe command is about.
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+fn subs_of(state: &mut ClientState, kind: Kind) -> &mut std::collections::BTreeSet<Vec<u8>> {
+    match kind {
+        Kind::Channel => &mut state.subs,
+        Kind::Pattern => &mut state.psubs,
+        Kind::Shard => &mut state.ssubs,
     }
 }
 
-pub fn punsubscribe(ctx: &mut Ctx, args: Args) {
-    let pats: Vec<Vec<u8>> = if args.len() > 1 {
+/// UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE: the names given, or all of that kind; one ack
+/// each, or one with a null name when there was nothing to leave.
+fn leave(ctx: &mut Ctx, args: &Args, kind: Kind, reply: &[u8]) {
+    let names: Vec<Vec<u8>> = if args.len() > 1 {
         args.iter().skip(1).map(|c| c.to_vec()).collect()
     } else {
-        ctx.state.psubs.iter().cloned().collect()
+        subs_of(ctx.state, kind).iter().cloned().collect()
     };
-    if pats.is_empty() {
-        return ack(ctx, b"punsubscribe", None);
+    if names.is_empty() {
+        return ack(ctx, reply, None);
     }
-    for p in pats {
-        if ctx.state.psubs.remove(&p) {
-            ctx.node.punsubscribe(&p, ctx.state.handle.id);
+    let id = ctx.state.handle.id;
+    for name in names {
+        if subs_of(ctx.state, kind).remove(&name) {
+            match kind {
+                Kind::Channel => ctx.node.unsubscribe(&name, id),
+                Kind::Pattern => ctx.node.punsubscribe(&name, id),
+                Kind::Shard => ctx.node.sunsubscribe(&name, id),
+            }
         }
-        ack(ctx, b"punsubscribe", Some(&p));
+        ack(ctx, reply, Some(&name));
     }
+}
+
+pub fn unsubscribe(ctx: &mut Ctx, args: Args) {
+    leave(ctx, &args, Kind::Channel, b"unsubscribe")
+}
+
+pub fn punsubscribe(ctx: &mut Ctx, args: Args) {
+    leave(ctx, &args, Kind::Pattern, b"punsubscribe")
 }
 
 pub fn ssubscribe(ctx: &mut Ctx, args: Args) {
@@ -112,20 +126,7 @@ pub fn ssubscribe(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn sunsubscribe(ctx: &mut Ctx, args: Args) {
-    let chans: Vec<Vec<u8>> = if args.len() > 1 {
-        args.iter().skip(1).map(|c| c.to_vec()).collect()
-    } else {
-        ctx.state.ssubs.iter().cloned().collect()
-    };
-    if chans.is_empty() {
-        return ack(ctx, b"sunsubscribe", None);
-    }
-    for ch in chans {
-        if ctx.state.ssubs.remove(&ch) {
-            ctx.node.sunsubscribe(&ch, ctx.state.handle.id);
-        }
-        ack(ctx, b"sunsubscribe", Some(&ch));
-    }
+    leave(ctx, &args, Kind::Shard, b"sunsubscribe")
 }
 
 pub fn spublish(ctx: &mut Ctx, args: Args) {
@@ -183,11 +184,7 @@ pub fn pubsub(ctx: &mut Ctx, args: Args) {
             }
         }
         b"help" => {
-            let mut w = ctx.w();
-            w.array(HELP.len());
-            for l in HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(HELP);
         }
         b"channels" | b"shardchannels" => {
             let name = format!("pubsub|{}", String::from_utf8_lossy(&sub));

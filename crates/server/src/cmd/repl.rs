@@ -68,3 +68,12 @@ pub fn replconf(ctx: &mut Ctx, args: Args) {
     }
     ctx.w().ok();
 }
+
+/// ROLE: a primary with no replicas attached (replicas arrive with the write stream).
+pub fn role(ctx: &mut Ctx, _args: Args) {
+    let mut w = ctx.w();
+    w.array(3);
+    w.bulk(b"master");
+    w.integer(0);
+    w.array(0);
+}

@@ -389,7 +389,10 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
     if want("replication") {
         let _ = write!(
             o,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n\r\n",
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
+             master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+             repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
             node.run_id
         );
     }
@@ -593,11 +596,7 @@ pub fn slowlog(ctx: &mut Ctx, args: Args) {
             ctx.out.extend_from_slice(&out);
         }
         b"help" => {
-            let mut w = ctx.w();
-            w.array(SLOWLOG_HELP.len());
-            for l in SLOWLOG_HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(SLOWLOG_HELP);
         }
         _ => ctx.unknown_subcommand(args.get(1), "SLOWLOG"),
     }
@@ -821,11 +820,7 @@ pub fn client(ctx: &mut Ctx, args: Args) {
             ctx.w().integer(done)
         }
         b"help" => {
-            let mut w = ctx.w();
-            w.array(CLIENT_HELP.len());
-            for l in CLIENT_HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(CLIENT_HELP);
         }
         b"id" => ctx.wrong_arity("client|id"),
         b"getname" => ctx.wrong_arity("client|getname"),
@@ -972,11 +967,7 @@ pub fn memory(ctx: &mut Ctx, args: Args) {
         b"malloc-stats" => ctx.w().verbatim(b"Stats not supported for the current allocator"),
         b"purge" => ctx.w().ok(),
         b"help" => {
-            let mut w = ctx.w();
-            w.array(MEMORY_HELP.len());
-            for l in MEMORY_HELP {
-                w.simple(l.as_bytes());
-            }
+            ctx.help(MEMORY_HELP);
         }
         _ => ctx.unknown_subcommand(args.get(1), "MEMORY"),
     }
