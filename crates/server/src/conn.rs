@@ -102,6 +102,8 @@ pub struct ClientState {
     /// of its individually timed ones (see `cmd::finish_batch`).
     pub batch_fast: Vec<u32>,
     pub batch_timed: u64,
+    /// The last command name resolved (see `cmd::NameCache`).
+    pub name_cache: crate::cmd::NameCache,
 }
 
 pub struct Conn {
@@ -174,6 +176,7 @@ impl Conn {
                 paused: false,
                 batch_fast: Vec::new(),
                 batch_timed: 0,
+                name_cache: Default::default(),
             },
             accepted: now,
             close_notify_sent: false,

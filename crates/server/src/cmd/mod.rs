@@ -830,7 +830,50 @@ impl Resolved {
 /// Resolves a request's command as Redis 7's `processCommand` does, replying with its error
 /// (unknown command, unknown subcommand, wrong arity) and returning None when it fails.
 pub fn resolve(args: &Args) -> Result<Resolved, String> {
-    let Some(idx) = lookup(args.get(0)) else {
+    resolve_with(args, None)
+}
+
+/// The last command name a connection resolved, as sent (case included), and its index: a
+/// pipeline of one command compares a few bytes instead of hashing the name each time.
+#[derive(Default)]
+pub struct NameCache {
+    name: [u8; 16],
+    len: u8,
+    idx: u32,
+}
+
+impl NameCache {
+    fn get(&self, name: &[u8]) -> Option<usize> {
+        (self.len as usize == name.len() && self.len > 0 && &self.name[..name.len()] == name)
+            .then_some(self.idx as usize)
+    }
+
+    fn put(&mut self, name: &[u8], idx: usize) {
+        if name.len() <= self.name.len() {
+            self.name[..name.len()].copy_from_slice(name);
+            self.len = name.len() as u8;
+            self.idx = idx as u32;
+        }
+    }
+}
+
+/// [`resolve`], with the connection's [`NameCache`] when there is one.
+pub fn resolve_with(args: &Args, cache: Option<&mut NameCache>) -> Result<Resolved, String> {
+    let name = args.get(0);
+    let found = match cache {
+        Some(c) => match c.get(name) {
+            Some(i) => Some(i),
+            None => {
+                let i = lookup(name);
+                if let Some(i) = i {
+                    c.put(name, i);
+                }
+                i
+            }
+        },
+        None => lookup(name),
+    };
+    let Some(idx) = found else {
         return Err(unknown_command_text(args));
     };
     let mut r = Resolved { idx, sub: None };
@@ -894,7 +937,7 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
 /// transaction's own are checked and queued; an error at that point (unknown command, arity,
 /// NOAUTH, OOM) makes EXEC fail, as in Redis.
 pub fn execute(ctx: &mut Ctx, args: Args) {
-    let resolved = match resolve(&args) {
+    let resolved = match resolve_with(&args, Some(&mut ctx.state.name_cache)) {
         Ok(r) => r,
         Err(e) => {
             // A known command with the wrong arity counts as a rejected call of it.
