@@ -3,6 +3,11 @@
 
 /// Decompresses `input` into exactly `out_len` bytes; None if the data is malformed.
 pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    // A back reference of 2 bytes yields at most 264: a claimed length beyond that ratio is
+    // malformed, and must not size an allocation.
+    if out_len > input.len().saturating_mul(132) {
+        return None;
+    }
     let mut out = Vec::with_capacity(out_len);
     let mut i = 0;
     while i < input.len() {
@@ -50,5 +55,6 @@ mod tests {
         assert_eq!(super::decompress(&data, 9).unwrap(), b"abcabcabc");
         assert!(super::decompress(&data, 10).is_none());
         assert!(super::decompress(&[0x80, 5], 4).is_none(), "reference before any output");
+        assert!(super::decompress(&[0, b'a'], usize::MAX).is_none(), "absurd length refused, not allocated");
     }
 }

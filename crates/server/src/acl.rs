@@ -216,19 +216,18 @@ impl Selector {
                 self.firstargs.clear();
             }
             [b'~' | b'%', ..] => self.add_key_pattern(op)?,
-            [b'&', rest @ ..] => {
+            [b'&', ..] => {
                 if self.allchannels {
                     return Err(RuleError::ChannelsAfterAll);
                 }
-                if !self.channels.iter().any(|c| c == rest) {
-                    self.channels.push(op[1..].to_vec());
+                // Channel names keep their case (only the rule keywords are case-blind).
+                let channel = &op[1..];
+                if !self.channels.iter().any(|c| c == channel) {
+                    self.channels.push(channel.to_vec());
                 }
             }
             [sign @ (b'+' | b'-'), b'@', cat @ ..] => {
                 let cat = std::str::from_utf8(cat).map_err(|_| RuleError::UnknownName)?;
-                if cat == "all" {
-                    unreachable!("handled above");
-                }
                 if !CATEGORIES.contains(&cat) {
                     return Err(RuleError::UnknownName);
                 }

@@ -167,8 +167,8 @@ pub fn debug(ctx: &mut Ctx, args: Args) {
         (b"sleep", 3) => {
             let secs =
                 std::str::from_utf8(args.get(2)).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-            if secs > 0.0 && secs.is_finite() {
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            if let Ok(d) = std::time::Duration::try_from_secs_f64(secs) {
+                std::thread::sleep(d);
             }
             ctx.w().ok();
         }
