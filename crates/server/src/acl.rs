@@ -1095,11 +1095,6 @@ pub fn login(node: &crate::node::Node, state: &mut crate::conn::ClientState, use
 /// Reloads the connection's user after ACL changes; false when the connection must close:
 /// its user is gone, or it is subscribed to a channel its user may no longer use (Redis
 /// closes both kinds of client).
-pub fn refresh_user(ctx: &mut Ctx) -> bool {
-    revalidate(ctx.node, ctx.state)
-}
-
-/// [`refresh_user`] for a connection without a command at hand (a poke).
 pub fn revalidate(node: &crate::node::Node, state: &mut crate::conn::ClientState) -> bool {
     let acl = &node.acl;
     state.user_epoch = acl.epoch();

@@ -134,6 +134,7 @@ impl Conn {
         over_limit: bool,
     ) -> Self {
         let live = node.live();
+        let user = node.acl.default_user();
         let mode = match port {
             PortKind::Tls => TlsMode::Required,
             PortKind::Main => live.mode,
@@ -153,8 +154,8 @@ impl Conn {
                 proto: Protocol::Resp2,
                 db: 0,
                 authenticated: node.acl.default_open(),
-                user: node.acl.default_user(),
-                unrestricted: node.acl.default_user().unrestricted(),
+                unrestricted: user.unrestricted(),
+                user,
                 user_epoch: node.acl.epoch(),
                 closing: false,
                 stalled: false,

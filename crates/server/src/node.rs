@@ -169,10 +169,45 @@ pub const PUBSUB_INBOX_LIMIT: usize = 32 * 1024 * 1024;
 /// Subscriptions of all clients.
 #[derive(Default)]
 struct PubSub {
-    channels: std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>,
+    channels: ChannelMap,
     patterns: Vec<(Vec<u8>, Arc<ClientHandle>)>,
     /// Shard channels (SSUBSCRIBE): their own namespace, as in Redis 7.
-    shard: std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>,
+    shard: ChannelMap,
+}
+
+/// Channel name to its subscribers (plain channels and shard channels alike).
+#[derive(Default)]
+struct ChannelMap(std::collections::HashMap<Vec<u8>, Vec<Arc<ClientHandle>>>);
+
+impl ChannelMap {
+    fn add(&mut self, channel: &[u8], h: &Arc<ClientHandle>) {
+        self.0.entry(channel.to_vec()).or_default().push(h.clone());
+    }
+
+    fn remove(&mut self, channel: &[u8], id: u64) {
+        if let Some(v) = self.0.get_mut(channel) {
+            v.retain(|h| h.id != id);
+            if v.is_empty() {
+                self.0.remove(channel);
+            }
+        }
+    }
+
+    fn subscribers(&self, channel: &[u8]) -> Vec<Arc<ClientHandle>> {
+        self.0.get(channel).cloned().unwrap_or_default()
+    }
+
+    fn names(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        self.0
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| cachet_store::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    fn count(&self, channel: &[u8]) -> usize {
+        self.0.get(channel).map_or(0, |v| v.len())
+    }
 }
 
 pub struct Node {
@@ -222,9 +257,8 @@ pub struct Node {
     /// writes wait.
     pause_until_ms: AtomicU64,
     pause_all: AtomicBool,
-    /// MONITOR clients, and their count (one atomic load per command when there are none).
+    /// MONITOR clients ([`RARE_MONITORS`] tells the request path whether there are any).
     monitors: Mutex<Vec<Arc<ClientHandle>>>,
-    monitor_count: AtomicUsize,
     /// Advances once per eviction (seeds its sampling).
     evict_seq: AtomicU64,
     /// DEBUG SET-ACTIVE-EXPIRE: whether workers expire keys in the background.
@@ -336,7 +370,6 @@ impl Node {
             pause_until_ms: AtomicU64::new(0),
             pause_all: AtomicBool::new(false),
             monitors: Mutex::new(Vec::new()),
-            monitor_count: AtomicUsize::new(0),
             slowlog: Mutex::new(std::collections::VecDeque::new()),
             slowlog_next_id: AtomicU64::new(0),
             slowlog_ticks: AtomicU64::new(u64::MAX),
@@ -517,7 +550,6 @@ impl Node {
         let mut m = lock(&self.monitors);
         if !m.iter().any(|x| x.id == h.id) {
             m.push(h.clone());
-            self.monitor_count.store(m.len(), Relaxed);
             self.set_rare(RARE_MONITORS, true);
         }
     }
@@ -525,12 +557,7 @@ impl Node {
     pub fn remove_monitor(&self, id: u64) {
         let mut m = lock(&self.monitors);
         m.retain(|x| x.id != id);
-        self.monitor_count.store(m.len(), Relaxed);
         self.set_rare(RARE_MONITORS, !m.is_empty());
-    }
-
-    pub fn has_monitors(&self) -> bool {
-        self.monitor_count.load(Relaxed) > 0
     }
 
     /// Sends one MONITOR line to every monitor.
@@ -548,37 +575,26 @@ impl Node {
         self.wakers[worker].wake();
     }
 
-    pub fn subscribe(&self, channel: &[u8], h: &Arc<ClientHandle>) {
-        lock(&self.pubsub).channels.entry(channel.to_vec()).or_default().push(h.clone());
-    }
-
-    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
-        let mut ps = lock(&self.pubsub);
-        if let Some(v) = ps.channels.get_mut(channel) {
-            v.retain(|h| h.id != id);
-            if v.is_empty() {
-                ps.channels.remove(channel);
-            }
+    fn channel_map(ps: &mut PubSub, shard: bool) -> &mut ChannelMap {
+        if shard {
+            &mut ps.shard
+        } else {
+            &mut ps.channels
         }
     }
 
-    pub fn ssubscribe(&self, channel: &[u8], h: &Arc<ClientHandle>) {
-        lock(&self.pubsub).shard.entry(channel.to_vec()).or_default().push(h.clone());
+    /// SUBSCRIBE (or, with `shard`, SSUBSCRIBE).
+    pub fn subscribe(&self, shard: bool, channel: &[u8], h: &Arc<ClientHandle>) {
+        Self::channel_map(&mut lock(&self.pubsub), shard).add(channel, h);
     }
 
-    pub fn sunsubscribe(&self, channel: &[u8], id: u64) {
-        let mut ps = lock(&self.pubsub);
-        if let Some(v) = ps.shard.get_mut(channel) {
-            v.retain(|h| h.id != id);
-            if v.is_empty() {
-                ps.shard.remove(channel);
-            }
-        }
+    pub fn unsubscribe(&self, shard: bool, channel: &[u8], id: u64) {
+        Self::channel_map(&mut lock(&self.pubsub), shard).remove(channel, id);
     }
 
     /// SPUBLISH: to the subscribers of the shard channel; returns how many receive it.
     pub fn spublish(&self, channel: &[u8], payload: &[u8]) -> usize {
-        let subs: Vec<Arc<ClientHandle>> = lock(&self.pubsub).shard.get(channel).cloned().unwrap_or_default();
+        let subs = lock(&self.pubsub).shard.subscribers(channel);
         let (channel, payload): (Arc<[u8]>, Arc<[u8]>) = (channel.into(), payload.into());
         for h in &subs {
             self.deliver(
@@ -604,20 +620,6 @@ impl Node {
         self.poke(h.worker, h.slot.load(Relaxed));
     }
 
-    /// PUBSUB SHARDCHANNELS.
-    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
-        let ps = lock(&self.pubsub);
-        ps.shard
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| cachet_store::glob_match(p, c, false)))
-            .cloned()
-            .collect()
-    }
-
-    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
-        lock(&self.pubsub).shard.get(channel).map_or(0, |v| v.len())
-    }
-
     pub fn psubscribe(&self, pattern: &[u8], h: &Arc<ClientHandle>) {
         lock(&self.pubsub).patterns.push((pattern.to_vec(), h.clone()));
     }
@@ -631,7 +633,7 @@ impl Node {
     pub fn publish(&self, channel: &[u8], payload: &[u8]) -> usize {
         let (direct, by_pattern) = {
             let ps = lock(&self.pubsub);
-            let direct: Vec<Arc<ClientHandle>> = ps.channels.get(channel).cloned().unwrap_or_default();
+            let direct = ps.channels.subscribers(channel);
             let by_pattern: Vec<(Vec<u8>, Arc<ClientHandle>)> = ps
                 .patterns
                 .iter()
@@ -659,18 +661,14 @@ impl Node {
         direct.len() + by_pattern.len()
     }
 
-    /// PUBSUB CHANNELS/NUMSUB/NUMPAT.
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
-        let ps = lock(&self.pubsub);
-        ps.channels
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| cachet_store::glob_match(p, c, false)))
-            .cloned()
-            .collect()
+    /// PUBSUB CHANNELS (or, with `shard`, SHARDCHANNELS).
+    pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        Self::channel_map(&mut lock(&self.pubsub), shard).names(pattern)
     }
 
-    pub fn numsub(&self, channel: &[u8]) -> usize {
-        lock(&self.pubsub).channels.get(channel).map_or(0, |v| v.len())
+    /// PUBSUB NUMSUB (or SHARDNUMSUB) for one channel.
+    pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
+        Self::channel_map(&mut lock(&self.pubsub), shard).count(channel)
     }
 
     pub fn numpat(&self) -> usize {

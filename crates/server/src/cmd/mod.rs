@@ -766,10 +766,6 @@ static SUB_BY_NAME: LazyLock<SubIndex> = LazyLock::new(|| {
 });
 
 /// Whether each command has subcommands, indexed like [`COMMANDS`].
-pub fn is_container(idx: usize) -> bool {
-    COMMANDS[idx].container
-}
-
 /// The subcommand `sub` of the command at `parent`, matched case-insensitively.
 pub fn lookup_sub(parent: usize, sub: &[u8]) -> Option<usize> {
     if sub.len() > MAX_NAME {
@@ -966,7 +962,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     if !ctx.state.authenticated && !cmd.no_auth {
         return ctx.reject(resolved, "NOAUTH Authentication required.");
     }
-    if ctx.state.user_epoch != ctx.node.acl.epoch() && !crate::acl::refresh_user(ctx) {
+    if ctx.state.user_epoch != ctx.node.acl.epoch() && !crate::acl::revalidate(ctx.node, ctx.state) {
         // The user was deleted: its connections close, as in Redis.
         ctx.state.closing = true;
         return;
@@ -1144,6 +1140,28 @@ pub fn scan_args<'a>(
         i += 2;
     }
     Some((cursor, o))
+}
+
+/// SINTERCARD/ZINTERCARD's options after the keys (from `args[at]`): `LIMIT n`, 0 = none.
+/// Replies with Redis's error and returns None on bad input.
+pub fn card_limit(ctx: &mut Ctx, args: &Args, at: usize) -> Option<usize> {
+    let mut limit = 0usize;
+    let mut i = at;
+    while i < args.len() {
+        if !(args.get(i).eq_ignore_ascii_case(b"limit") && i + 1 < args.len()) {
+            ctx.syntax_error();
+            return None;
+        }
+        match int_arg(args.get(i + 1)) {
+            Some(l) if l >= 0 => limit = l as usize,
+            _ => {
+                ctx.error("ERR LIMIT can't be negative");
+                return None;
+            }
+        }
+        i += 2;
+    }
+    Some(limit)
 }
 
 /// The optional count of LPOP/RPOP/SPOP/ZPOPMIN/ZPOPMAX at `args[2]`: Some(None) when absent;

@@ -51,11 +51,17 @@ fn ack(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>) {
 }
 
 pub fn subscribe(ctx: &mut Ctx, args: Args) {
+    join(ctx, &args, false, b"subscribe")
+}
+
+/// SUBSCRIBE or SSUBSCRIBE: one ack per channel.
+fn join(ctx: &mut Ctx, args: &Args, shard: bool, reply: &[u8]) {
     for ch in args.iter().skip(1) {
-        if ctx.state.subs.insert(ch.to_vec()) {
-            ctx.node.subscribe(ch, &ctx.state.handle);
+        let mine = if shard { &mut ctx.state.ssubs } else { &mut ctx.state.subs };
+        if mine.insert(ch.to_vec()) {
+            ctx.node.subscribe(shard, ch, &ctx.state.handle);
         }
-        ack(ctx, b"subscribe", Some(ch));
+        ack(ctx, reply, Some(ch));
     }
 }
 
@@ -99,9 +105,9 @@ fn leave(ctx: &mut Ctx, args: &Args, kind: Kind, reply: &[u8]) {
     for name in names {
         if subs_of(ctx.state, kind).remove(&name) {
             match kind {
-                Kind::Channel => ctx.node.unsubscribe(&name, id),
+                Kind::Channel => ctx.node.unsubscribe(false, &name, id),
                 Kind::Pattern => ctx.node.punsubscribe(&name, id),
-                Kind::Shard => ctx.node.sunsubscribe(&name, id),
+                Kind::Shard => ctx.node.unsubscribe(true, &name, id),
             }
         }
         ack(ctx, reply, Some(&name));
@@ -117,12 +123,7 @@ pub fn punsubscribe(ctx: &mut Ctx, args: Args) {
 }
 
 pub fn ssubscribe(ctx: &mut Ctx, args: Args) {
-    for ch in args.iter().skip(1) {
-        if ctx.state.ssubs.insert(ch.to_vec()) {
-            ctx.node.ssubscribe(ch, &ctx.state.handle);
-        }
-        ack(ctx, b"ssubscribe", Some(ch));
-    }
+    join(ctx, &args, true, b"ssubscribe")
 }
 
 pub fn sunsubscribe(ctx: &mut Ctx, args: Args) {
@@ -142,17 +143,19 @@ pub fn publish(ctx: &mut Ctx, args: Args) {
 pub fn pubsub(ctx: &mut Ctx, args: Args) {
     let sub = args.get(1).to_ascii_lowercase();
     match sub.as_slice() {
-        b"channels" if args.len() <= 3 => {
+        b"channels" | b"shardchannels" if args.len() <= 3 => {
             let pattern = (args.len() == 3).then(|| args.get(2));
-            let chans = ctx.node.channels(pattern);
+            let chans = ctx.node.channels(sub.starts_with(b"shard"), pattern);
             let mut w = ctx.w();
             w.array(chans.len());
             for c in &chans {
                 w.bulk(c);
             }
         }
-        b"numsub" => {
-            let counts: Vec<(&[u8], usize)> = args.iter().skip(2).map(|c| (c, ctx.node.numsub(c))).collect();
+        b"numsub" | b"shardnumsub" => {
+            let shard = sub.starts_with(b"shard");
+            let counts: Vec<(&[u8], usize)> =
+                args.iter().skip(2).map(|c| (c, ctx.node.numsub(shard, c))).collect();
             let mut w = ctx.w();
             w.map(counts.len());
             for (c, n) in counts {
@@ -163,25 +166,6 @@ pub fn pubsub(ctx: &mut Ctx, args: Args) {
         b"numpat" if args.len() == 2 => {
             let n = ctx.node.numpat();
             ctx.w().integer(n as i64)
-        }
-        b"shardchannels" if args.len() <= 3 => {
-            let pattern = (args.len() == 3).then(|| args.get(2));
-            let chans = ctx.node.shard_channels(pattern);
-            let mut w = ctx.w();
-            w.array(chans.len());
-            for c in &chans {
-                w.bulk(c);
-            }
-        }
-        b"shardnumsub" => {
-            let counts: Vec<(&[u8], usize)> =
-                args.iter().skip(2).map(|c| (c, ctx.node.shard_numsub(c))).collect();
-            let mut w = ctx.w();
-            w.map(counts.len());
-            for (c, n) in counts {
-                w.bulk(c);
-                w.integer(n as i64);
-            }
         }
         b"help" => {
             ctx.help(HELP);
@@ -232,13 +216,13 @@ pub fn deliver(state: &ClientState, proto: Protocol, out: &mut Vec<u8>) {
 /// Drops every subscription of a departing client.
 pub fn remove_all(node: &Node, state: &mut ClientState) {
     for ch in std::mem::take(&mut state.subs) {
-        node.unsubscribe(&ch, state.handle.id);
+        node.unsubscribe(false, &ch, state.handle.id);
     }
     for p in std::mem::take(&mut state.psubs) {
         node.punsubscribe(&p, state.handle.id);
     }
     for ch in std::mem::take(&mut state.ssubs) {
-        node.sunsubscribe(&ch, state.handle.id);
+        node.unsubscribe(true, &ch, state.handle.id);
     }
 }
 

@@ -309,19 +309,7 @@ pub fn sintercard(ctx: &mut Ctx, args: Args) {
     if numkeys > args.len() - 2 {
         return ctx.error("ERR Number of keys can't be greater than number of args");
     }
-    let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < args.len() {
-        if args.get(i).eq_ignore_ascii_case(b"limit") && i + 1 < args.len() {
-            match int_arg(args.get(i + 1)) {
-                Some(l) if l >= 0 => limit = l as usize,
-                _ => return ctx.error("ERR LIMIT can't be negative"),
-            }
-            i += 2;
-        } else {
-            return ctx.syntax_error();
-        }
-    }
+    let Some(limit) = super::card_limit(ctx, &args, 2 + numkeys) else { return };
     let keys: Vec<&[u8]> = (2..2 + numkeys).map(|i| args.get(i)).collect();
     match combine(ctx, &keys, Op::Inter, None) {
         None => ctx.wrongtype(),

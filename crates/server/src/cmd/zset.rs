@@ -873,19 +873,7 @@ pub fn zintercard(ctx: &mut Ctx, args: Args) {
     if 2 + numkeys > args.len() {
         return ctx.syntax_error();
     }
-    let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < args.len() {
-        if args.get(i).eq_ignore_ascii_case(b"limit") && i + 1 < args.len() {
-            match int_arg(args.get(i + 1)) {
-                Some(l) if l >= 0 => limit = l as usize,
-                _ => return ctx.error("ERR LIMIT can't be negative"),
-            }
-            i += 2;
-        } else {
-            return ctx.syntax_error();
-        }
-    }
+    let Some(limit) = super::card_limit(ctx, &args, 2 + numkeys) else { return };
     let c = Combine {
         keys: (2..2 + numkeys).map(|i| args.get(i)).collect(),
         weights: vec![1.0; numkeys],
