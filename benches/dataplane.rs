@@ -151,6 +151,7 @@ fn dispatch(c: &mut Criterion) {
         };
         cfg.apply("transit-encryption-mode", mode, "bench").unwrap();
         let node = Arc::new(Node::new(cfg, cachet_runtime::IoBackend::Epoll, 1, 0, 0).unwrap());
+        node.started();
         let ws = &node.worker_stats[0];
         let (h, _) = node.register_client(0, "a".into(), "b".into());
         let mut conn = Conn::new(PortKind::Main, &node, h, 0, false);

@@ -241,6 +241,13 @@ impl RdbWriter {
         put_len(&mut self.out, expires as u64);
     }
 
+    /// Starts (or returns to) database `db` without a size hint: a snapshot made a stripe at
+    /// a time visits each database several times (loaders accept repeated SELECTDB).
+    pub fn select_db_only(&mut self, db: usize) {
+        self.out.push(OP_SELECTDB);
+        put_len(&mut self.out, db as u64);
+    }
+
     /// One key of the current database; `expire_at_ms` 0 = none.
     pub fn key(&mut self, key: &[u8], value: &Value, expire_at_ms: u64) {
         if expire_at_ms != 0 {

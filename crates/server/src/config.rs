@@ -80,6 +80,21 @@ pub struct Config {
     /// Largest sorted set (members) and member (bytes) reported as `listpack`.
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `replicaof HOST PORT`: replicate from that primary.
+    pub replicaof: Option<(String, u16)>,
+    pub masterauth: Option<String>,
+    pub masteruser: Option<String>,
+    /// `replica-read-only`: writes from clients are refused on a replica.
+    pub replica_read_only: bool,
+    /// `repl-backlog-size`: stream bytes kept for replicas to continue from.
+    pub repl_backlog_size: u64,
+    /// `repl-timeout`: seconds without a byte from the primary before the link is dropped.
+    pub repl_timeout: u64,
+    /// `tls-replication`: the link to the primary uses TLS.
+    pub tls_replication: bool,
+    /// The certificate a replica presents to its primary (else `tls-cert-file`).
+    pub tls_client_cert_file: Option<PathBuf>,
+    pub tls_client_key_file: Option<PathBuf>,
     /// Values of the Redis parameters accepted for compatibility (see [`COMPAT`] in the table).
     pub compat: std::collections::BTreeMap<&'static str, String>,
     /// Directives set by the config file or the command line, which a profile never changes.
@@ -138,6 +153,15 @@ impl Default for Config {
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
+            replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            replica_read_only: true,
+            repl_backlog_size: 1024 * 1024,
+            repl_timeout: 60,
+            tls_replication: false,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             zset_max_listpack_value: 64,
             compat: std::collections::BTreeMap::new(),
             explicit: std::collections::BTreeSet::new(),
@@ -271,6 +295,17 @@ fn one_of(v: &str, allowed: &[&str]) -> Result<String, String> {
         Ok(lower)
     } else {
         Err(format!("argument(s) must be one of the following: {}", allowed.join(", ")))
+    }
+}
+
+/// `replicaof HOST PORT` (or `no one`).
+fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    match words.as_slice() {
+        [] => Ok(None),
+        [a, b] if a.eq_ignore_ascii_case("no") && b.eq_ignore_ascii_case("one") => Ok(None),
+        [host, port] => Ok(Some((host.to_string(), port.parse().map_err(|_| "Invalid master port".to_string())?))),
+        _ => Err("wrong number of arguments: replicaof <host> <port>".into()),
     }
 }
 
@@ -443,8 +478,50 @@ pub static DIRECTIVES: &[Directive] = &[
         |c, v| c.zset_max_listpack_entries = parse_int(v)?),
     directive!("zset-max-ziplist-value", mutable: true, tls: false, |c| c.zset_max_listpack_value.to_string(),
         |c, v| c.zset_max_listpack_value = parse_int(v)?),
+    directive!("replicaof", mutable: false, tls: false,
+    |c| c.replicaof.as_ref().map(|(h, p)| format!("{h} {p}")).unwrap_or_default(),
+    |c, v| c.replicaof = parse_replicaof(v)?),
+    directive!("slaveof", mutable: false, tls: false,
+    |c| c.replicaof.as_ref().map(|(h, p)| format!("{h} {p}")).unwrap_or_default(),
+    |c, v| c.replicaof = parse_replicaof(v)?),
+    directive!("masterauth", mutable: true, tls: false, |c| c.masterauth.clone().unwrap_or_default(),
+        |c, v| c.masterauth = (!v.is_empty()).then(|| v.to_string())),
+    directive!("masteruser", mutable: true, tls: false, |c| c.masteruser.clone().unwrap_or_default(),
+        |c, v| c.masteruser = (!v.is_empty()).then(|| v.to_string())),
+    directive!("replica-read-only", mutable: true, tls: false, |c| yes_no(c.replica_read_only),
+        |c, v| c.replica_read_only = parse_bool(v)?),
+    directive!("slave-read-only", mutable: true, tls: false, |c| yes_no(c.replica_read_only),
+        |c, v| c.replica_read_only = parse_bool(v)?),
+    directive!("repl-backlog-size", mutable: true, tls: false, |c| c.repl_backlog_size.to_string(), |c, v| {
+        let n = parse_memory(v)?;
+        c.repl_backlog_size = n.max(16 * 1024)
+    }),
+    directive!("repl-timeout", mutable: true, tls: false, |c| c.repl_timeout.to_string(), |c, v| {
+        let n: u64 = parse_int(v)?;
+        if n == 0 {
+            return Err("argument must be between 1 and 2147483647 inclusive".into());
+        }
+        c.repl_timeout = n
+    }),
+    directive!("tls-replication", mutable: true, tls: false, |c| yes_no(c.tls_replication),
+        |c, v| c.tls_replication = parse_bool(v)?),
+    directive!("tls-client-cert-file", mutable: true, tls: false, |c| opt_path(&c.tls_client_cert_file),
+        |c, v| c.tls_client_cert_file = set_path(v)),
+    directive!("tls-client-key-file", mutable: true, tls: false, |c| opt_path(&c.tls_client_key_file),
+        |c, v| c.tls_client_key_file = set_path(v)),
     // Redis parameters kept for compatibility (see `compat!`).
     compat!("hz", "10", int_value::<1, 500>),
+    compat!("repl-diskless-sync", "yes", yes_no_value),
+    compat!("repl-diskless-sync-delay", "5", int_value::<0, 2147483647>),
+    compat!("repl-diskless-load", "disabled", |v| one_of(v, &["disabled", "on-empty-db", "swapdb"])),
+    compat!("repl-ping-replica-period", "10", int_value::<1, 2147483647>),
+    compat!("repl-disable-tcp-nodelay", "no", yes_no_value),
+    compat!("replica-serve-stale-data", "yes", yes_no_value),
+    compat!("replica-priority", "100", int_value::<0, 2147483647>),
+    compat!("replica-ignore-maxmemory", "yes", yes_no_value),
+    compat!("replica-announced", "yes", yes_no_value),
+    compat!("min-replicas-to-write", "0", int_value::<0, 2147483647>),
+    compat!("min-replicas-max-lag", "10", int_value::<0, 2147483647>),
     compat!("dynamic-hz", "yes", yes_no_value),
     compat!("active-expire-effort", "1", int_value::<1, 10>),
     compat!("activerehashing", "yes", yes_no_value),

@@ -104,6 +104,74 @@ pub struct ClientState {
     pub batch_timed: u64,
     /// The last command name resolved (see `cmd::NameCache`).
     pub name_cache: crate::cmd::NameCache,
+    /// This is a replica's connection (after SYNC/PSYNC): the stream is pulled into it when
+    /// poked ([`crate::replication::Repl::pull`]), and `repl_more` says more is due once the
+    /// output drains.
+    pub replica_link: bool,
+    pub repl_more: bool,
+    /// REPLCONF listening-port.
+    pub repl_port: u16,
+    /// This is a replica's link to its primary: its commands are the primary's stream (never
+    /// refused as writes, never propagated again, blind to expiry).
+    pub master_link: bool,
+    /// What the running command propagates instead of itself (see `Ctx::propagate`).
+    pub prop: Vec<u8>,
+    pub prop_custom: bool,
+    /// Inside EXEC: what the queued commands propagate, with their databases.
+    pub exec_prop: Vec<(usize, Vec<u8>)>,
+    /// WAIT in progress: nothing else runs until it is answered.
+    pub wait: Option<crate::cmd::repl::Wait>,
+}
+
+impl ClientState {
+    pub fn new(node: &Node, handle: Arc<ClientHandle>, worker: usize, over_limit: bool) -> Self {
+        let user = node.acl.default_user();
+        ClientState {
+            handle,
+            worker,
+            proto: Protocol::Resp2,
+            db: 0,
+            authenticated: node.acl.default_open(),
+            unrestricted: user.unrestricted(),
+            user,
+            user_epoch: node.acl.epoch(),
+            closing: false,
+            stalled: false,
+            over_limit,
+            last_active: Instant::now(),
+            multi: None,
+            watched: Vec::new(),
+            slot: usize::MAX,
+            blocked: None,
+            retry_deadline: None,
+            in_exec: false,
+            subs: Default::default(),
+            psubs: Default::default(),
+            ssubs: Default::default(),
+            monitor: false,
+            reply_off: false,
+            reply_skip_next: false,
+            reply_skip: false,
+            paused: false,
+            batch_fast: Vec::new(),
+            batch_timed: 0,
+            name_cache: Default::default(),
+            replica_link: false,
+            repl_more: false,
+            repl_port: 0,
+            master_link: false,
+            prop: Vec::new(),
+            prop_custom: false,
+            exec_prop: Vec::new(),
+            wait: None,
+        }
+    }
+
+    /// Waiting for something (keys for a blocking command, replicas for WAIT): requests
+    /// behind it wait their turn.
+    pub fn waiting(&self) -> bool {
+        self.blocked.is_some() || self.wait.is_some()
+    }
 }
 
 pub struct Conn {
@@ -134,7 +202,6 @@ impl Conn {
         over_limit: bool,
     ) -> Self {
         let live = node.live();
-        let user = node.acl.default_user();
         let mode = match port {
             PortKind::Tls => TlsMode::Required,
             PortKind::Main => live.mode,
@@ -148,37 +215,7 @@ impl Conn {
             parser: RequestParser::new(),
             query: Vec::new(),
             replies: Vec::new(),
-            state: ClientState {
-                handle,
-                worker,
-                proto: Protocol::Resp2,
-                db: 0,
-                authenticated: node.acl.default_open(),
-                unrestricted: user.unrestricted(),
-                user,
-                user_epoch: node.acl.epoch(),
-                closing: false,
-                stalled: false,
-                over_limit,
-                last_active: now,
-                multi: None,
-                watched: Vec::new(),
-                slot: usize::MAX,
-                blocked: None,
-                retry_deadline: None,
-                in_exec: false,
-                subs: Default::default(),
-                psubs: Default::default(),
-                ssubs: Default::default(),
-                monitor: false,
-                reply_off: false,
-                reply_skip_next: false,
-                reply_skip: false,
-                paused: false,
-                batch_fast: Vec::new(),
-                batch_timed: 0,
-                name_cache: Default::default(),
-            },
+            state: ClientState::new(node, handle, worker, over_limit),
             accepted: now,
             close_notify_sent: false,
         };
@@ -228,6 +265,12 @@ impl Conn {
             }
             if crate::cmd::pubsub::subscribed(&self.state) || self.state.monitor {
                 crate::cmd::pubsub::deliver(&self.state, self.state.proto, &mut self.replies);
+            }
+            if self.state.replica_link {
+                self.pull_stream(node);
+            }
+            if self.state.wait.is_some() && crate::cmd::repl::wait_check(node, &mut self.state, &mut self.replies, None) {
+                self.state.stalled = true;
             }
             let was_blocked = self.state.blocked.is_some();
             if was_blocked {
@@ -357,6 +400,24 @@ impl Conn {
         self.flow()
     }
 
+    /// A replica's connection: takes what the stream has for it (see `Repl::pull`).
+    fn pull_stream(&mut self, node: &Node) {
+        if self.state.handle.killed.load(Relaxed) {
+            self.state.closing = true;
+            return;
+        }
+        match node.repl.pull(self.state.handle.id, &mut self.replies) {
+            crate::replication::Pull::Done => self.state.repl_more = false,
+            crate::replication::Pull::More => self.state.repl_more = true,
+            crate::replication::Pull::Gone => self.state.closing = true,
+        }
+    }
+
+    /// Whether the runtime should call back once the output has drained.
+    pub fn wants_drain_callback(&self) -> bool {
+        self.state.stalled || self.state.repl_more
+    }
+
     /// Plaintext that arrived (or, with nothing, the query buffer's backlog) through
     /// [`consume`]. The TLS path calls `consume` itself, from inside the session's read.
     fn consume(&mut self, node: &Node, ws: &WorkerStats, data: &[u8]) {
@@ -416,6 +477,18 @@ impl Conn {
         if self.state.handle.killed.load(Relaxed) {
             self.state.closing = true;
             return Flow::Close;
+        }
+        if self.state.replica_link {
+            // A replica is not idle in the sense of `timeout`; its link ends when it closes or
+            // falls too far behind.
+            return Flow::Continue;
+        }
+        if self.state.wait.is_some() {
+            if crate::cmd::repl::wait_check(node, &mut self.state, &mut self.replies, Some(now)) {
+                self.state.stalled = true;
+                return Flow::Flush;
+            }
+            return Flow::Continue;
         }
         if crate::cmd::blocking::expire(node, &mut self.state, &mut self.replies, now) {
             // The timeout reply is ready; requests behind the blocked one resume once it has
@@ -488,7 +561,7 @@ fn consume(
         return;
     }
     let live = node.live();
-    if state.blocked.is_some() {
+    if state.waiting() {
         // Requests behind a blocked one wait their turn, as in Redis.
         query.extend_from_slice(data);
         if query.len() > live.client_query_buffer_limit {
@@ -569,7 +642,7 @@ fn execute_all(
                     state.reply_skip = std::mem::take(&mut state.reply_skip_next);
                 }
                 pos += consumed;
-                if state.blocked.is_some() {
+                if state.waiting() {
                     break;
                 }
             }

@@ -13,6 +13,8 @@ pub mod heap;
 pub mod listen;
 pub mod node;
 pub mod profile;
+pub mod replica;
+pub mod replication;
 pub mod worker;
 
 pub use config::{Config, ConfigError};
@@ -95,6 +97,7 @@ pub fn start(config: Config) -> Result<Running, String> {
     config.port = actual.port;
     config.tls_port = actual.tls_port;
     let node = Arc::new(Node::new(config, backend, workers, actual.port, actual.tls_port)?);
+    node.started();
     let shutdown = Arc::new(AtomicBool::new(false));
 
     let mut threads = Vec::new();

@@ -46,6 +46,8 @@ pub struct Live {
     pub zset_max_listpack_value: usize,
     pub client_query_buffer_limit: usize,
     pub handshake_timeout_secs: u64,
+    /// `replica-read-only`.
+    pub replica_read_only: bool,
 }
 
 /// Per command (by ACL id, subcommands included): INFO commandstats. Only the owning worker
@@ -130,6 +132,24 @@ pub struct ClientHandle {
     pub unblock: std::sync::atomic::AtomicU8,
     /// Holding requests back because of CLIENT PAUSE (poked by CLIENT UNPAUSE).
     pub paused: AtomicBool,
+    /// [`KIND_NORMAL`], [`KIND_REPLICA`] (a replica's connection to us) or [`KIND_MASTER`]
+    /// (our link to our primary): CLIENT LIST's flags and CLIENT KILL TYPE.
+    pub kind: std::sync::atomic::AtomicU8,
+}
+
+pub const KIND_NORMAL: u8 = 0;
+pub const KIND_REPLICA: u8 = 1;
+pub const KIND_MASTER: u8 = 2;
+
+impl ClientHandle {
+    /// CLIENT KILL/LIST TYPE's class of this client.
+    pub fn type_name(&self) -> &'static [u8] {
+        match self.kind.load(Relaxed) {
+            KIND_REPLICA => b"slave",
+            KIND_MASTER => b"master",
+            _ => b"normal",
+        }
+    }
 }
 
 /// The name of the user `h` is logged in as.
@@ -212,6 +232,12 @@ impl ChannelMap {
 
 pub struct Node {
     pub keyspace: Keyspace,
+    /// Replication: the stream and the replicas attached to this node.
+    pub repl: crate::replication::Repl,
+    /// This node as a replica of another.
+    pub replica: crate::replica::ReplicaSide,
+    /// The Arc this node lives in (threads it starts hold one).
+    self_ref: std::sync::OnceLock<std::sync::Weak<Node>>,
     pub acl: crate::acl::Acl,
     config: Mutex<Config>,
     live: ArcSwap<Live>,
@@ -298,6 +324,20 @@ pub const RARE_MONITORS: u32 = 1;
 pub const RARE_BLOCKED: u32 = 2;
 pub const RARE_PAUSED: u32 = 4;
 
+impl Live {
+    /// The encoding limits values read from RDB data get (RESTORE, a primary's snapshot).
+    pub fn rdb_limits(&self) -> cachet_repl::rdb::Limits {
+        cachet_repl::rdb::Limits {
+            hash: cachet_store::PackLimits {
+                entries: self.hash_max_listpack_entries,
+                value: self.hash_max_listpack_value,
+            },
+            set_max_intset: self.set_max_intset_entries,
+            zset: (self.zset_max_listpack_entries, self.zset_max_listpack_value),
+        }
+    }
+}
+
 /// Error text for `CONFIG SET` failures, in Redis's words.
 pub fn config_set_error(name: &str, why: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
@@ -338,7 +378,16 @@ impl Node {
         crate::clock::init();
         let keyspace = Keyspace::new(config.databases, 64 * workers.max(1));
         keyspace.set_access_policy(live.access_policy);
+        let run_id = random_hex(40);
         Ok(Node {
+            repl: crate::replication::Repl::new(
+                workers,
+                run_id.clone(),
+                config.repl_backlog_size as usize,
+                replica_hard_limit(&config),
+            ),
+            replica: Default::default(),
+            self_ref: std::sync::OnceLock::new(),
             acl,
             blocked: Mutex::new(std::collections::HashMap::new()),
             blocked_clients: AtomicUsize::new(0),
@@ -378,7 +427,7 @@ impl Node {
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             started: Instant::now(),
-            run_id: random_hex(40),
+            run_id,
             io_backend,
             workers,
             port: AtomicU16::new(port),
@@ -386,6 +435,22 @@ impl Node {
             listen_gen: AtomicU64::new(0),
             handoff: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
         })
+    }
+
+    /// Completes a node that now lives in an Arc: replication's hooks and, with `replicaof`,
+    /// the link to the primary.
+    pub fn started(self: &Arc<Self>) {
+        let _ = self.self_ref.set(Arc::downgrade(self));
+        self.keyspace.set_removal_hook(Some(crate::replication::Repl::removal_hook(Arc::downgrade(self))));
+        let cfg = self.config();
+        if let Some((host, port)) = cfg.replicaof {
+            self.set_primary(Some((host, port)));
+        }
+    }
+
+    /// The Arc this node lives in (after [`Node::started`]).
+    pub fn self_arc(&self) -> Arc<Node> {
+        self.self_ref.get().and_then(std::sync::Weak::upgrade).expect("Node::started was called")
     }
 
     /// Recomputes memory and expiry figures from the stripes (one brief lock each); worker 0
@@ -763,6 +828,7 @@ impl Node {
         }
         self.acl.pubsub_all.store(next.acl_pubsub_default_all, Relaxed);
         self.acl.log_max_len.store(next.acllog_max_len, Relaxed);
+        self.repl.set_limits(next.repl_backlog_size as usize, replica_hard_limit(&next));
         if live.access_policy != self.live().access_policy {
             self.keyspace.set_access_policy(live.access_policy);
         }
@@ -800,6 +866,7 @@ impl Node {
             is_blocked: AtomicBool::new(false),
             unblock: std::sync::atomic::AtomicU8::new(0),
             paused: AtomicBool::new(false),
+            kind: std::sync::atomic::AtomicU8::new(KIND_NORMAL),
         });
         lock(&self.clients).insert(id, h.clone());
         (h, count > self.live().maxclients)
@@ -918,7 +985,15 @@ fn build_live(c: &Config) -> Result<Live, String> {
         zset_max_listpack_value: c.zset_max_listpack_value,
         client_query_buffer_limit: c.client_query_buffer_limit.min(usize::MAX as u64) as usize,
         handshake_timeout_secs: c.tls_handshake_timeout,
+        replica_read_only: c.replica_read_only,
     })
+}
+
+/// The replica class's hard limit from `client-output-buffer-limit` (0: none).
+pub fn replica_hard_limit(c: &Config) -> usize {
+    let text = directive("client-output-buffer-limit").map(|d| (d.get)(c)).unwrap_or_default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.chunks(4).find(|g| g[0] == "slave").and_then(|g| g.get(1)).and_then(|h| h.parse().ok()).unwrap_or(0)
 }
 
 /// The pubsub class's hard limit from `client-output-buffer-limit`.

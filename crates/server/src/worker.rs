@@ -54,6 +54,7 @@ impl Service for Worker {
     type Conn = Conn;
 
     fn woken(&mut self, pokes: &mut Vec<usize>) {
+        self.node.repl.turn(self.index);
         self.node.take_mail(self.index, pokes);
     }
 
@@ -93,7 +94,7 @@ impl Service for Worker {
     }
 
     fn backlog(&self, conn: &Conn) -> bool {
-        conn.state.stalled
+        conn.wants_drain_callback()
     }
 
     fn flush(&mut self, conn: &mut Conn, out: &mut Vec<u8>) -> Flow {
@@ -114,11 +115,13 @@ impl Service for Worker {
 
     fn tick(&mut self) {
         let node = &self.node;
+        node.repl.turn(self.index);
         if self.index == 0 {
             node.refresh_memory();
             node.refresh_clock();
+            node.repl.cron(node);
         }
-        if !node.active_expire.load(Relaxed) {
+        if !node.active_expire.load(Relaxed) || node.is_replica() {
             return;
         }
         let removed =
@@ -140,6 +143,9 @@ impl Service for Worker {
         }
         if let Some(b) = conn.state.blocked.take() {
             self.node.unblock(b.db, &b.keys, conn.id());
+        }
+        if conn.state.replica_link {
+            self.node.repl.detach(conn.id());
         }
         self.node.unregister_client(conn.id());
     }

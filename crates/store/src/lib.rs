@@ -24,7 +24,7 @@ pub use glob::glob_match;
 pub use hash::{Hash, PackLimits};
 pub use held::StripeGuard;
 pub use set::Set;
-pub use stripe::{Evict, Stripe};
+pub use stripe::{Evict, RemovalHook, Stripe};
 pub use value::{AccessPolicy, Entry, Value, LFU_INIT};
 pub use zset::{format_score, Score, ZSet};
 
@@ -37,7 +37,14 @@ pub struct Keyspace {
     mask: usize,
     hasher: foldhash::fast::FixedState,
     databases: usize,
+    /// The snapshot in progress, if any: it is given each stripe once, before anyone changes
+    /// that stripe (see [`Keyspace::begin_snapshot`]).
+    snapshot: Mutex<Option<SnapshotSink>>,
 }
+
+/// Receives each stripe of a snapshot in progress, exactly once, as it was when the snapshot
+/// began.
+pub type SnapshotSink = Box<dyn FnMut(&Stripe) + Send>;
 
 /// Samples per database per stripe in one active-expiry round (Redis's
 /// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP` is 20).
@@ -56,7 +63,7 @@ impl Keyspace {
         let stripes = (0..n)
             .map(|i| Mutex::new(Stripe::new(databases, seed ^ ((i as u64 + 1) * 0x9e37_79b9))))
             .collect();
-        Keyspace { stripes, mask: n - 1, hasher, databases }
+        Keyspace { stripes, mask: n - 1, hasher, databases, snapshot: Mutex::new(None) }
     }
 
     pub fn databases(&self) -> usize {
@@ -88,7 +95,57 @@ impl Keyspace {
     fn acquire(&self, i: usize) -> StripeGuard<'_> {
         match held::route(self as *const Keyspace as usize, i) {
             held::Route::Held(g) => g,
-            held::Route::Lock => StripeGuard::Locked(lock(&self.stripes[i])),
+            held::Route::Lock => StripeGuard::Locked(self.lock_at(i)),
+        }
+    }
+
+    /// Locks stripe `i`. When a snapshot has not taken it yet, it is handed to the snapshot
+    /// first, under this lock: whatever the locker does next is not in the snapshot.
+    fn lock_at(&self, i: usize) -> MutexGuard<'_, Stripe> {
+        let mut g = lock(&self.stripes[i]);
+        if g.snap_pending {
+            g.snap_pending = false;
+            if let Some(sink) = lock(&self.snapshot).as_mut() {
+                sink(&g);
+            }
+        }
+        g
+    }
+
+    /// Starts a point-in-time snapshot without stopping writers for its length: with every
+    /// stripe locked (briefly: no data is read), marks them all pending, installs `sink` and
+    /// runs `at_start` (which reads the replication offset the snapshot corresponds to). From
+    /// then on the first locker of a pending stripe, writer or [`Keyspace::finish_snapshot`],
+    /// hands it to `sink` before using it, so `sink` sees every stripe as it was at the start.
+    pub fn begin_snapshot<R>(&self, sink: SnapshotSink, at_start: impl FnOnce() -> R) -> R {
+        let mut guards: Vec<MutexGuard<'_, Stripe>> = (0..self.stripes.len()).map(|i| self.lock_at(i)).collect();
+        *lock(&self.snapshot) = Some(sink);
+        for g in &mut guards {
+            g.snap_pending = true;
+        }
+        at_start()
+    }
+
+    /// Hands every stripe the snapshot has not had yet to it (one stripe locked at a time),
+    /// then removes the sink.
+    pub fn finish_snapshot(&self) {
+        for i in 0..self.stripes.len() {
+            drop(self.lock_at(i));
+        }
+        *lock(&self.snapshot) = None;
+    }
+
+    /// Installs `hook` on every stripe (see [`RemovalHook`]).
+    pub fn set_removal_hook(&self, hook: Option<RemovalHook>) {
+        for i in 0..self.stripes.len() {
+            self.lock_at(i).on_remove = hook.clone();
+        }
+    }
+
+    /// A replica's keyspace keeps keys whose time has passed until told to delete them.
+    pub fn set_keep_expired(&self, keep: bool) {
+        for i in 0..self.stripes.len() {
+            self.lock_at(i).keep_expired = keep;
         }
     }
 
@@ -103,7 +160,7 @@ impl Keyspace {
         idx.sort_unstable();
         idx.dedup();
         let mut guards: Vec<(usize, MutexGuard<'_, Stripe>)> =
-            idx.into_iter().map(|i| (i, lock(&self.stripes[i]))).collect();
+            idx.into_iter().map(|i| (i, self.lock_at(i))).collect();
         // Declared after `guards`, so it drops (unregistering the pointers) before they do.
         let _token = held::hold(self as *const Keyspace as usize, &mut guards);
         f()
@@ -175,8 +232,8 @@ impl Keyspace {
     /// at most `max_rounds` times. Returns the number of keys removed.
     pub fn active_expire(&self, worker: usize, workers: usize, now_ms: u64, max_rounds: usize) -> usize {
         let mut removed = 0;
-        for s in self.stripes.iter().skip(worker).step_by(workers.max(1)) {
-            let mut s = lock(s);
+        for i in (worker..self.stripes.len()).step_by(workers.max(1)) {
+            let mut s = self.lock_at(i);
             for _ in 0..max_rounds {
                 let (seen, gone) = s.expire_sample(now_ms, EXPIRE_SAMPLES);
                 removed += gone;
@@ -290,7 +347,7 @@ impl Locked<'_> {
 /// Locks a stripe. A panic while a stripe was held poisons its mutex; the stripe's tables are
 /// still structurally sound (each mutation completes before the next begins), so later
 /// commands keep using it rather than taking the node down.
-fn lock(m: &Mutex<Stripe>) -> MutexGuard<'_, Stripe> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -306,6 +363,52 @@ mod tests {
     fn get(ks: &Keyspace, db: usize, key: &[u8], now: u64) -> Option<Value> {
         let h = ks.hash(key);
         ks.stripe(h).get(db, h, key, now).map(|e| e.value.clone())
+    }
+
+    #[test]
+    fn a_snapshot_sees_every_stripe_as_it_was_when_it_began() {
+        let ks = Keyspace::new(1, 64);
+        for i in 0..200u32 {
+            put(&ks, 0, format!("k{i}").as_bytes(), b"old", 0, 1);
+        }
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink_seen = seen.clone();
+        let sink: SnapshotSink = Box::new(move |s: &Stripe| {
+            s.for_each_live(0, 1, |k, e| lock(&sink_seen).push((k.to_vec(), e.value.clone())))
+        });
+        let marker = ks.begin_snapshot(sink, || 7);
+        assert_eq!(marker, 7);
+        // Writes after the start: overwrite half the keys, add new ones.
+        for i in 0..100u32 {
+            put(&ks, 0, format!("k{i}").as_bytes(), b"new", 0, 1);
+            put(&ks, 0, format!("n{i}").as_bytes(), b"new", 0, 1);
+        }
+        ks.finish_snapshot();
+        let mut seen = lock(&seen).clone();
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(seen.len(), 200, "every key once, none of the later ones");
+        assert!(seen.iter().all(|(k, v)| k.starts_with(b"k") && *v == Value::string(b"old")));
+        // The live keyspace has the writes, and a later lock does not call the sink again.
+        assert_eq!(get(&ks, 0, b"k5", 1), Some(Value::string(b"new")));
+        assert_eq!(ks.len(0), 300);
+    }
+
+    #[test]
+    fn a_replica_keyspace_hides_expired_keys_without_removing_them() {
+        let ks = Keyspace::new(1, 64);
+        let removed = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let r = removed.clone();
+        ks.set_removal_hook(Some(std::sync::Arc::new(move |db, k: &[u8]| lock(&r).push((db, k.to_vec())))));
+        put(&ks, 0, b"a", b"1", 10, 1);
+        ks.set_keep_expired(true);
+        assert_eq!(get(&ks, 0, b"a", 20), None);
+        assert_eq!(ks.len(0), 1, "kept until the primary deletes it");
+        assert_eq!(ks.active_expire(0, 1, 20, 4), 0);
+        assert!(lock(&removed).is_empty());
+        ks.set_keep_expired(false);
+        assert_eq!(get(&ks, 0, b"a", 20), None);
+        assert_eq!(ks.len(0), 0);
+        assert_eq!(*lock(&removed), vec![(0, b"a".to_vec())], "the removal hook saw the expiry");
     }
 
     #[test]

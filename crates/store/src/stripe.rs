@@ -36,7 +36,19 @@ pub struct Stripe {
     pub(crate) policy: AccessPolicy,
     /// State of this stripe's random sampler (xorshift).
     rng: u64,
+    /// A snapshot in progress has not serialised this stripe yet: whoever locks it next
+    /// serialises it first (see `Keyspace::begin_snapshot`).
+    pub(crate) snap_pending: bool,
+    /// Told of every key removed by expiry or eviction (replication sends them as DEL).
+    pub(crate) on_remove: Option<RemovalHook>,
+    /// A replica's keyspace: keys whose time has passed read as missing but stay until the
+    /// primary deletes them, and active expiry skips them.
+    pub(crate) keep_expired: bool,
 }
+
+/// Called with (db, key) for each key removed because it expired or was evicted, with the
+/// stripe still locked (so what it records is ordered with the writes to that stripe).
+pub type RemovalHook = std::sync::Arc<dyn Fn(usize, &[u8]) + Send + Sync>;
 
 /// What eviction drops first among the keys it samples (`maxmemory-policy` without its
 /// allkeys/volatile half).
@@ -60,6 +72,9 @@ impl Stripe {
             evicted: 0,
             policy: AccessPolicy::default(),
             rng: seed | 1,
+            snap_pending: false,
+            on_remove: None,
+            keep_expired: false,
         }
     }
 
@@ -79,7 +94,9 @@ impl Stripe {
         let table = &mut self.dbs[db];
         let idx = table.raw_entry_v1().index_from_hash(hash, |k| &**k == key)?;
         if table[idx].is_expired(now_ms) {
-            self.remove_index(db, idx, true);
+            if !self.keep_expired {
+                self.remove_index(db, idx, true);
+            }
             return None;
         }
         Some(&mut self.dbs[db][idx])
@@ -141,6 +158,9 @@ impl Stripe {
         self.remove_index(db, idx, expired);
         if !expired {
             self.evicted += 1;
+            if let Some(hook) = &self.on_remove {
+                hook(db, key);
+            }
         }
         Some(before - self.bytes)
     }
@@ -289,6 +309,9 @@ impl Stripe {
         }
         if expired {
             self.expired += 1;
+            if let Some(hook) = &self.on_remove {
+                hook(db, &key);
+            }
         }
         entry
     }
@@ -326,7 +349,7 @@ impl Stripe {
     /// in each database that has volatile keys and remove the expired ones. Returns (sampled,
     /// removed), so the caller can repeat while a large share of samples were expired.
     pub fn expire_sample(&mut self, now_ms: u64, samples: usize) -> (usize, usize) {
-        if self.volatile == 0 {
+        if self.volatile == 0 || self.keep_expired {
             return (0, 0);
         }
         let (mut seen, mut removed) = (0, 0);

@@ -191,7 +191,11 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         Ok(text)
     });
     reply!(ctx, got, |r| match r {
-        Ok(t) => ctx.w().bulk(t.as_bytes()),
+        Ok(t) => {
+            // Replicas get the result, not the sum (their float arithmetic may differ).
+            ctx.propagate(&[b"HSET", args.get(1), f, t.as_bytes()]);
+            ctx.w().bulk(t.as_bytes())
+        }
         Err(e) => ctx.error(e),
     }, missing: unreachable!("created"))
 }

@@ -498,15 +498,7 @@ pub fn object(ctx: &mut Ctx, args: Args) {
 
 /// The node's encoding limits, for values RESTORE builds.
 fn rdb_limits(ctx: &Ctx) -> cachet_repl::rdb::Limits {
-    let l = ctx.live;
-    cachet_repl::rdb::Limits {
-        hash: cachet_store::PackLimits {
-            entries: l.hash_max_listpack_entries,
-            value: l.hash_max_listpack_value,
-        },
-        set_max_intset: l.set_max_intset_entries,
-        zset: (l.zset_max_listpack_entries, l.zset_max_listpack_value),
-    }
+    ctx.live.rdb_limits()
 }
 
 /// DUMP: the value in Redis's RDB version 10 payload, which RESTORE (here or in Redis 7)

@@ -10,6 +10,7 @@ pub mod debug;
 mod hash;
 mod keys;
 mod list;
+mod propagate;
 pub mod pubsub;
 pub mod repl;
 mod server;
@@ -604,6 +605,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     container(spec("client", -2, server::client, &["loading", "stale"], NONE, &["@slow", "@connection"])),
     container(spec("acl", -2, crate::acl::command, &[], NONE, &[])),
     spec(
+        "replicaof",
+        3,
+        repl::replicaof,
+        &["admin", "noscript", "stale", "no_async_loading"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
+    spec(
+        "slaveof",
+        3,
+        repl::replicaof,
+        &["admin", "noscript", "stale", "no_async_loading"],
+        NONE,
+        &["@admin", "@slow", "@dangerous"],
+    ),
+    spec("wait", 3, repl::wait, &["noscript"], NONE, &["@slow", "@connection"]),
+    spec(
         "role",
         1,
         repl::role,
@@ -974,7 +992,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
             return ctx.reject(resolved, &denied.noperm_text(resolved));
         }
     }
-    if ctx.live.maxmemory > 0 && ctx.node.used_memory() > ctx.live.maxmemory {
+    // A replica holds what its primary sends, whatever its own maxmemory says (Redis's
+    // `replica-ignore-maxmemory yes`), and refuses writes from anyone else.
+    let replica = ctx.node.is_replica();
+    if replica && !ctx.state.master_link && ctx.live.replica_read_only && propagate::propagates(idx) && cmd.name != "publish" && cmd.name != "spublish" {
+        return ctx.reject(resolved, "READONLY You can't write against a read only replica.");
+    }
+    if ctx.live.maxmemory > 0 && !replica && ctx.node.used_memory() > ctx.live.maxmemory {
         // Over the limit: evict by policy (before any command, as Redis does); a command that
         // may grow memory is refused if that did not make room.
         let seed = ctx.now_ms ^ ctx.state.handle.id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -1012,9 +1036,20 @@ pub fn waits_for_pause(args: &Args, all: bool) -> bool {
     all || COMMANDS[idx].flags.contains(&"write") || matches!(name, "publish" | "spublish")
 }
 
-/// Runs a command that has passed the checks (directly, or from EXEC's queue), timing it for
-/// INFO commandstats and the SLOWLOG.
+/// Runs a command that has passed the checks (directly, or from EXEC's queue); a write on a
+/// node whose replication stream is on goes through [`propagate`].
 pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
+    if ctx.node.repl.active() && propagate::propagates(idx) && !ctx.state.master_link {
+        if ctx.state.in_exec {
+            return propagate::run_in_exec(ctx, idx, args);
+        }
+        return propagate::run(ctx, idx, args);
+    }
+    run_inner(ctx, idx, args)
+}
+
+/// Runs a command, timing it for INFO commandstats and the SLOWLOG.
+fn run_inner(ctx: &mut Ctx, idx: usize, args: Args) {
     let cmd = &COMMANDS[idx];
     let sub = if cmd.container && args.len() >= 2 { lookup_sub(idx, args.get(1)) } else { None };
     let id = Resolved { idx, sub }.acl_id();

@@ -376,25 +376,35 @@ pub fn render_info(node: &Node, sections: &[String]) -> String {
             o,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
              total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\n\
-             expired_keys:{expired}\r\nevicted_keys:{}\r\ntotal_error_replies:{}\r\n\r\n",
+             expired_keys:{expired}\r\nevicted_keys:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\n\
+             sync_partial_err:{}\r\ntotal_error_replies:{}\r\n\r\n",
             s.connections_received.load(Relaxed),
             node.commands_processed(),
             node.sum(|w| &w.net_input_bytes),
             node.sum(|w| &w.net_output_bytes),
             s.rejected_connections.load(Relaxed),
             node.keyspace.evicted(),
+            node.repl.stats.sync_full.load(Relaxed),
+            node.repl.stats.sync_partial_ok.load(Relaxed),
+            node.repl.stats.sync_partial_err.load(Relaxed),
             node.sum(|w| &w.error_replies),
         );
     }
     if want("replication") {
-        let _ = write!(
-            o,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-             master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
-             repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
-            node.run_id
-        );
+        o.push_str("# Replication\r\n");
+        if node.is_replica() {
+            o.push_str("role:slave\r\n");
+            node.replica.info(&mut o, node.repl.offset());
+            let _ = write!(
+                o,
+                "slave_priority:100\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                live.replica_read_only as u8
+            );
+        } else {
+            o.push_str("role:master\r\n");
+        }
+        node.repl.info_primary(&mut o);
+        o.push_str("\r\n");
     }
     if want("cpu") {
         let (user, sys) = cpu_times();
@@ -676,7 +686,7 @@ pub fn client_line(node: &Node, h: &ClientHandle) -> String {
         i => super::name_of_id(i - 1),
     };
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 \
          multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 \
          events=r cmd={cmd} user={} redir=-1 resp={}\n",
         h.id,
@@ -684,6 +694,11 @@ pub fn client_line(node: &Node, h: &ClientHandle) -> String {
         h.laddr,
         String::from_utf8_lossy(&lock(&h.name)),
         h.created.elapsed().as_secs(),
+        match h.kind.load(Relaxed) {
+            crate::node::KIND_REPLICA => "S",
+            crate::node::KIND_MASTER => "M",
+            _ => "N",
+        },
         h.db.load(Relaxed),
         crate::node::lock_user(h),
         h.resp.load(Relaxed),
@@ -726,6 +741,7 @@ pub fn client(ctx: &mut Ctx, args: Args) {
         }
         b"list" => {
             let mut ids: Option<Vec<u64>> = None;
+            let mut kind: Option<Vec<u8>> = None;
             let mut i = 2;
             while i < args.len() {
                 let opt = args.get(i);
@@ -735,9 +751,7 @@ pub fn client(ctx: &mut Ctx, args: Args) {
                         let t = String::from_utf8_lossy(&t);
                         return ctx.error(&format!("ERR Unknown client type '{t}'"));
                     }
-                    if t != b"normal" {
-                        ids = Some(Vec::new());
-                    }
+                    kind = Some(if t == b"replica" { b"slave".to_vec() } else { t });
                     i += 2;
                 } else if opt.eq_ignore_ascii_case(b"id") && i + 1 < args.len() {
                     let mut v = Vec::new();
@@ -755,7 +769,9 @@ pub fn client(ctx: &mut Ctx, args: Args) {
             }
             let mut text = String::new();
             for h in ctx.node.clients() {
-                if ids.as_ref().is_none_or(|v| v.contains(&h.id)) {
+                if ids.as_ref().is_none_or(|v| v.contains(&h.id))
+                    && kind.as_ref().is_none_or(|k| k.as_slice() == h.type_name())
+                {
                     text.push_str(&client_line(ctx.node, &h));
                 }
             }
@@ -891,7 +907,10 @@ fn client_kill(ctx: &mut Ctx, args: Args) {
         let matches = id.is_none_or(|i| i == h.id)
             && addr.as_ref().is_none_or(|a| a == h.addr.as_bytes())
             && laddr.as_ref().is_none_or(|a| a == h.laddr.as_bytes())
-            && kind.as_ref().is_none_or(|k| k == b"normal")
+            && kind.as_ref().is_none_or(|k| {
+                let k: &[u8] = if k == b"replica" { b"slave" } else { k };
+                k == h.type_name()
+            })
             && user.as_ref().is_none_or(|u| *u == *crate::node::lock_user(h))
             && !(skipme && h.id == me);
         if matches {

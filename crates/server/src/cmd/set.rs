@@ -136,6 +136,12 @@ pub fn spop(ctx: &mut Ctx, args: Args) {
         }
         picked
     });
+    // Replicas remove the members this node picked at random.
+    if let Got::Found(m) = &got {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", args.get(1)];
+        cmd.extend(m.iter().map(Vec::as_slice));
+        ctx.propagate(&cmd);
+    }
     // With a count, RESP3 gets a set (SRANDMEMBER's count replies stay arrays), as in Redis.
     match (got, count) {
         (Got::WrongType, _) => ctx.wrongtype(),

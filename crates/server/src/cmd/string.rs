@@ -573,7 +573,11 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         R::NotFloat => ctx.error("ERR value is not a valid float"),
         R::WrongType => ctx.wrongtype(),
         R::Overflow => ctx.error("ERR increment would produce NaN or Infinity"),
-        R::Ok(text) => ctx.w().bulk(text.as_bytes()),
+        R::Ok(text) => {
+            // Replicas get the result, not the sum (their float arithmetic may differ).
+            ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
+            ctx.w().bulk(text.as_bytes())
+        }
     }
 }
 

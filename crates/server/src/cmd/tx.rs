@@ -111,6 +111,10 @@ fn stripes_of(ctx: &Ctx, q: &Queued, out: &mut Vec<usize>) -> Option<()> {
             matches!(c.name, "ping" | "echo" | "select" | "auth" | "hello" | "command" | "client" | "config");
         return keyless.then_some(());
     }
+    if matches!(c.name, "sort" | "sort_ro") {
+        // STORE and BY/GET patterns name keys outside the key specification.
+        return None;
+    }
     let argc = q.spans.len() as i32;
     let last = if c.last_key < 0 { argc + c.last_key } else { c.last_key };
     let ks = &ctx.node.keyspace;
@@ -156,10 +160,17 @@ pub fn exec(ctx: &mut Ctx, _args: Args) {
         }
         ctx.w().array(m.queued.len());
         ctx.state.in_exec = true;
+        ctx.state.exec_prop.clear();
         for q in &m.queued {
             super::run(ctx, q.idx, Args::from_parts(&q.buf, &q.spans));
         }
         ctx.state.in_exec = false;
+        // The transaction's writes reach replicas as one MULTI/EXEC block, appended while its
+        // stripes are still held.
+        if !ctx.state.exec_prop.is_empty() {
+            let items = std::mem::take(&mut ctx.state.exec_prop);
+            node.repl.feed_transaction(node, &items);
+        }
     });
     ctx.state.watched = watched;
     unwatch_all(node, ctx.state);
