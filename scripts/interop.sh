@@ -130,7 +130,7 @@ check "[mtls] redis-cli without a certificate is refused" bash -c \
 
 # Differential conformance: the same commands to cachet and to redis-server, bytes compared.
 RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" \
+redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" --dir "$WORK" \
   --enable-debug-command yes &
 PIDS+=($!)
 start_node diff --transit-encryption-mode disabled --enable-debug-command yes
@@ -162,6 +162,58 @@ for _ in $(seq 1 50); do redis-cli -p "$LPORT" PING >/dev/null 2>&1 && break; sl
 CDIGEST=$(redis-cli --tls --cacert "$CERTS/ca.crt" -h localhost -p "$PORT" DEBUG DIGEST)
 check "[rdb] redis-server loading the backup has the node's DEBUG DIGEST ($CDIGEST)" \
   expect_eq "$CDIGEST" redis-cli -p "$LPORT" DEBUG DIGEST
+
+# A real redis-server replicating from a cachet primary over mutual TLS: it loads cachet's
+# snapshot, applies the stream under a write load, acknowledges (WAIT), and ends with the
+# primary's DEBUG DIGEST.
+start_node repl --tls-auth-clients yes --enable-debug-command yes
+PRIMARY_PORT=$PORT
+RCERTS=$CERTS
+ptls=(--tls --cacert "$RCERTS/ca.crt" --cert "$RCERTS/client.crt" --key "$RCERTS/client.key" -h localhost)
+python3 - "$PRIMARY_PORT" "$RCERTS" 0 <<'PY'
+import sys, redis
+port, certs, round_ = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+r = redis.Redis(host="localhost", port=port, ssl=True, ssl_ca_certs=f"{certs}/ca.crt",
+                ssl_certfile=f"{certs}/client.crt", ssl_keyfile=f"{certs}/client.key")
+r.set("s", "hello"); r.rpush("l", *range(500)); r.sadd("si", 1, 2, 3); r.hset("h", mapping={"f": "v"})
+r.zadd("z", {f"m{i}": i / 7 for i in range(200)}); r.set("ttl", "v", ex=100000)
+PY
+RRPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# --dir: a Redis replica writes the snapshot it receives to disk; keep it out of the checkout.
+redis-server --port 0 --tls-port "$RRPORT" --save "" --appendonly no --daemonize no --dir "$WORK" \
+  --tls-cert-file "$RCERTS/server.crt" --tls-key-file "$RCERTS/server.key" --tls-ca-cert-file "$RCERTS/ca.crt" \
+  --tls-client-cert-file "$RCERTS/client.crt" --tls-client-key-file "$RCERTS/client.key" \
+  --tls-replication yes --replicaof 127.0.0.1 "$PRIMARY_PORT" --enable-debug-command yes \
+  --logfile "$WORK/redis-replica.log" &
+PIDS+=($!)
+link_up() {
+  for _ in $(seq 1 200); do
+    redis-cli "${ptls[@]}" -p "$RRPORT" INFO replication 2>/dev/null | grep -q 'master_link_status:up' && return 0
+    sleep 0.1
+  done
+  cat "$WORK/redis-replica.log"; return 1
+}
+check "[repl] redis-server --tls-replication yes syncs from a cachet primary over mutual TLS" link_up
+python3 - "$PRIMARY_PORT" "$RCERTS" <<'PY'
+import sys, redis
+port, certs = int(sys.argv[1]), sys.argv[2]
+r = redis.Redis(host="localhost", port=port, ssl=True, ssl_ca_certs=f"{certs}/ca.crt",
+                ssl_certfile=f"{certs}/client.crt", ssl_keyfile=f"{certs}/client.key")
+for round_ in range(20):
+    p = r.pipeline(transaction=False)
+    for i in range(200):
+        p.incr(f"ctr{i % 5}"); p.lpush(f"list{i % 3}", i); p.hincrbyfloat("hf", f"f{i % 4}", 0.1)
+        p.incrbyfloat("fl", 1.1); p.sadd("pool", i); p.set(f"k{i % 37}", i, ex=500); p.expire(f"k{i % 37}", 600)
+        if i % 10 == 0:
+            p.spop("pool"); p.rpop(f"list{i % 3}"); p.delete(f"k{(i + 7) % 37}")
+    p.execute()
+    t = r.pipeline(transaction=True); t.incr("tx"); t.lpush("txl", round_); t.execute()
+PY
+check "[repl] WAIT 1 counts the Redis replica's acknowledgement" expect_eq 1 \
+  redis-cli "${ptls[@]}" -p "$PRIMARY_PORT" WAIT 1 10000
+PDIGEST=$(redis-cli "${ptls[@]}" -p "$PRIMARY_PORT" DEBUG DIGEST)
+check "[repl] the Redis replica's DEBUG DIGEST equals the cachet primary's ($PDIGEST)" \
+  expect_eq "$PDIGEST" redis-cli "${ptls[@]}" -p "$RRPORT" DEBUG DIGEST
 
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

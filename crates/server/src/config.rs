@@ -304,7 +304,9 @@ fn parse_replicaof(v: &str) -> Result<Option<(String, u16)>, String> {
     match words.as_slice() {
         [] => Ok(None),
         [a, b] if a.eq_ignore_ascii_case("no") && b.eq_ignore_ascii_case("one") => Ok(None),
-        [host, port] => Ok(Some((host.to_string(), port.parse().map_err(|_| "Invalid master port".to_string())?))),
+        [host, port] => {
+            Ok(Some((host.to_string(), port.parse().map_err(|_| "Invalid master port".to_string())?)))
+        }
         _ => Err("wrong number of arguments: replicaof <host> <port>".into()),
     }
 }

@@ -269,7 +269,9 @@ impl Conn {
             if self.state.replica_link {
                 self.pull_stream(node);
             }
-            if self.state.wait.is_some() && crate::cmd::repl::wait_check(node, &mut self.state, &mut self.replies, None) {
+            if self.state.wait.is_some()
+                && crate::cmd::repl::wait_check(node, &mut self.state, &mut self.replies, None)
+            {
                 self.state.stalled = true;
             }
             let was_blocked = self.state.blocked.is_some();

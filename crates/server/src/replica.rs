@@ -118,7 +118,8 @@ impl ReplicaSide {
             (g.status == LinkStatus::Sync) as u8,
         );
         if !up {
-            let since = if g.down_since_ms == 0 { -1 } else { (now.saturating_sub(g.down_since_ms) / 1000) as i64 };
+            let since =
+                if g.down_since_ms == 0 { -1 } else { (now.saturating_sub(g.down_since_ms) / 1000) as i64 };
             let _ = write!(o, "master_link_down_since_seconds:{since}\r\n");
         }
     }
@@ -186,7 +187,9 @@ fn link_thread(node: Arc<Node>, gen: u64, host: String, port: u16) {
         side.set_status(LinkStatus::Connecting);
         match session(&node, gen, &host, port, &mut tls) {
             Ok(()) => {}
-            Err(e) => tracing::warn!(%host, port, error = %e, "replication link to the primary failed; retrying"),
+            Err(e) => {
+                tracing::warn!(%host, port, error = %e, "replication link to the primary failed; retrying")
+            }
         }
         side.set_status(LinkStatus::Connect);
         for _ in 0..10 {
@@ -348,7 +351,10 @@ impl Link {
 /// The TLS client configuration for the link: trusts `tls-ca-cert-file`, presents
 /// `tls-client-cert-file`/`-key-file` (else the server's own certificate).
 fn tls_client(cfg: &crate::Config) -> Result<Arc<rustls::ClientConfig>, String> {
-    let ca = cfg.tls_ca_cert_file.as_ref().ok_or("tls-replication needs tls-ca-cert-file to verify the primary")?;
+    let ca = cfg
+        .tls_ca_cert_file
+        .as_ref()
+        .ok_or("tls-replication needs tls-ca-cert-file to verify the primary")?;
     let pair = match (&cfg.tls_client_cert_file, &cfg.tls_client_key_file) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         _ => match (&cfg.tls_cert_file, &cfg.tls_key_file) {
@@ -370,7 +376,8 @@ fn connect(
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("{host} has no address"))?;
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
+    let tcp =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let peer = tcp.peer_addr().map(|a| crate::worker::addr_text(&a)).unwrap_or_default();
     let local = tcp.local_addr().map(|a| crate::worker::addr_text(&a)).unwrap_or_default();
@@ -396,7 +403,10 @@ fn connect(
             Err(e) => return Err(format!("TLS handshake with the primary: {e}")),
         }
     }
-    tracing::info!(resumed = matches!(s.conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)), "TLS link to the primary");
+    tracing::info!(
+        resumed = matches!(s.conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
+        "TLS link to the primary"
+    );
     Ok((Stream::Tls(Box::new(s)), peer, local))
 }
 
@@ -417,7 +427,10 @@ fn session(
     link.send(&[b"PING"])?;
     if let Err(e) = link.reply()? {
         // An error that only says authentication comes next is fine (as in Redis).
-        if !(e.starts_with("-NOAUTH") || e.starts_with("-NOPERM") || e.starts_with("-ERR operation not permitted")) {
+        if !(e.starts_with("-NOAUTH")
+            || e.starts_with("-NOPERM")
+            || e.starts_with("-ERR operation not permitted"))
+        {
             return Err(format!("the primary answered PING with {e}"));
         }
     }
@@ -460,10 +473,11 @@ fn session(
                 let mark = mark.to_vec();
                 link.until_mark(&mark)?
             } else {
-                let n: usize = std::str::from_utf8(head.strip_prefix(b"$").ok_or("expected the snapshot's length")?)
-                    .ok()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or("bad snapshot length")?;
+                let n: usize =
+                    std::str::from_utf8(head.strip_prefix(b"$").ok_or("expected the snapshot's length")?)
+                        .ok()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("bad snapshot length")?;
                 link.bytes(n)?
             };
             load_snapshot(node, gen, &rdb, &id, off)?;
@@ -486,7 +500,8 @@ fn session(
 /// the primary's ID and offset.
 fn load_snapshot(node: &Arc<Node>, gen: u64, rdb: &[u8], replid: &str, offset: u64) -> Result<(), String> {
     let limits = node.live().rdb_limits();
-    let (keys, _aux) = cachet_repl::load_rdb(rdb, &limits).map_err(|e| format!("the primary's snapshot: {e:?}"))?;
+    let (keys, _aux) =
+        cachet_repl::load_rdb(rdb, &limits).map_err(|e| format!("the primary's snapshot: {e:?}"))?;
     let _apply = lock(&node.repl.apply);
     if node.replica.gen.load(SeqCst) != gen {
         return Ok(());
@@ -564,8 +579,15 @@ fn apply_loop(node: &Arc<Node>, gen: u64, link: &mut Link, state: &mut ClientSta
                 }
                 if !args.is_empty() {
                     let ws = &node.worker_stats[0];
-                    let mut ctx =
-                        crate::cmd::Ctx { node, ws, live: &live, state, out: &mut sink, now_ms: 0, batched: false };
+                    let mut ctx = crate::cmd::Ctx {
+                        node,
+                        ws,
+                        live: &live,
+                        state,
+                        out: &mut sink,
+                        now_ms: 0,
+                        batched: false,
+                    };
                     crate::cmd::execute(&mut ctx, args);
                     sink.clear();
                 }

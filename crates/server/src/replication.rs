@@ -375,7 +375,14 @@ impl Repl {
     ///
     /// Offsets in the protocol count from 1 (Redis numbers the stream's bytes 1, 2, ...; a
     /// replica that has `n` bytes asks for `n + 1`); positions here count from 0.
-    pub fn psync(&self, node: &Node, handle: &Arc<ClientHandle>, replid: &str, offset: i64, port: u16) -> PsyncReply {
+    pub fn psync(
+        &self,
+        node: &Node,
+        handle: &Arc<ClientHandle>,
+        replid: &str,
+        offset: i64,
+        port: u16,
+    ) -> PsyncReply {
         let mut g = lock(&self.inner);
         let end = g.end();
         let id_ok = replid == g.replid || (replid == g.replid2 && offset <= g.second_offset);
@@ -607,7 +614,8 @@ impl Repl {
             .iter()
             .filter(|l| l.state == LinkState::Online)
             .map(|l| {
-                let ip = l.handle.addr.rsplit_once(':').map_or(l.handle.addr.clone(), |(ip, _)| ip.to_string());
+                let ip =
+                    l.handle.addr.rsplit_once(':').map_or(l.handle.addr.clone(), |(ip, _)| ip.to_string());
                 (ip, l.port, l.ack)
             })
             .collect()

@@ -118,7 +118,8 @@ impl Keyspace {
     /// then on the first locker of a pending stripe, writer or [`Keyspace::finish_snapshot`],
     /// hands it to `sink` before using it, so `sink` sees every stripe as it was at the start.
     pub fn begin_snapshot<R>(&self, sink: SnapshotSink, at_start: impl FnOnce() -> R) -> R {
-        let mut guards: Vec<MutexGuard<'_, Stripe>> = (0..self.stripes.len()).map(|i| self.lock_at(i)).collect();
+        let mut guards: Vec<MutexGuard<'_, Stripe>> =
+            (0..self.stripes.len()).map(|i| self.lock_at(i)).collect();
         *lock(&self.snapshot) = Some(sink);
         for g in &mut guards {
             g.snap_pending = true;

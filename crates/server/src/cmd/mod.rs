@@ -995,7 +995,13 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     // A replica holds what its primary sends, whatever its own maxmemory says (Redis's
     // `replica-ignore-maxmemory yes`), and refuses writes from anyone else.
     let replica = ctx.node.is_replica();
-    if replica && !ctx.state.master_link && ctx.live.replica_read_only && propagate::propagates(idx) && cmd.name != "publish" && cmd.name != "spublish" {
+    if replica
+        && !ctx.state.master_link
+        && ctx.live.replica_read_only
+        && propagate::propagates(idx)
+        && cmd.name != "publish"
+        && cmd.name != "spublish"
+    {
         return ctx.reject(resolved, "READONLY You can't write against a read only replica.");
     }
     if ctx.live.maxmemory > 0 && !replica && ctx.node.used_memory() > ctx.live.maxmemory {

@@ -19,10 +19,7 @@ use std::sync::LazyLock;
 /// Whether each command's successful runs go to the stream: writes, and PUBLISH (so that
 /// subscribers on replicas hear it, as in Redis).
 static PROPAGATES: LazyLock<Box<[bool]>> = LazyLock::new(|| {
-    COMMANDS
-        .iter()
-        .map(|c| c.flags.contains(&"write") || matches!(c.name, "publish" | "spublish"))
-        .collect()
+    COMMANDS.iter().map(|c| c.flags.contains(&"write") || matches!(c.name, "publish" | "spublish")).collect()
 });
 
 pub fn propagates(idx: usize) -> bool {
@@ -105,12 +102,17 @@ fn rewrite(idx: usize, args: &Args, now_ms: u64, reply: &[u8], out: &mut Vec<u8>
     let all: Vec<&[u8]> = args.iter().collect();
     let ms_abs = |unit_ms: i64, v: &[u8], absolute: bool| -> Vec<u8> {
         let n = int(v).unwrap_or(0);
-        let at = if absolute { n.saturating_mul(unit_ms) } else { (now_ms as i64).saturating_add(n.saturating_mul(unit_ms)) };
+        let at = if absolute {
+            n.saturating_mul(unit_ms)
+        } else {
+            (now_ms as i64).saturating_add(n.saturating_mul(unit_ms))
+        };
         at.to_string().into_bytes()
     };
     match name {
         "set" | "getex" => {
-            let mut cmd: Vec<Vec<u8>> = all[..if name == "set" { 3 } else { 2 }].iter().map(|a| a.to_vec()).collect();
+            let mut cmd: Vec<Vec<u8>> =
+                all[..if name == "set" { 3 } else { 2 }].iter().map(|a| a.to_vec()).collect();
             let mut i = cmd.len();
             while i < all.len() {
                 let a = all[i];
@@ -245,7 +247,10 @@ mod tests {
 
     #[test]
     fn relative_times_become_absolute() {
-        assert_eq!(rw(&["set", "k", "v", "EX", "10", "NX"], 1000, b"+OK"), "*6 $3 set $1 k $1 v $4 PXAT $5 11000 $2 NX ");
+        assert_eq!(
+            rw(&["set", "k", "v", "EX", "10", "NX"], 1000, b"+OK"),
+            "*6 $3 set $1 k $1 v $4 PXAT $5 11000 $2 NX "
+        );
         assert_eq!(rw(&["setex", "k", "2", "v"], 1000, b"+OK"), "*5 $3 SET $1 k $1 v $4 PXAT $4 3000 ");
         assert_eq!(rw(&["expire", "k", "5", "NX"], 1000, b":1"), "*4 $9 PEXPIREAT $1 k $4 6000 $2 NX ");
         assert_eq!(rw(&["getex", "k", "px", "7"], 1000, b"$1"), "*4 $5 getex $1 k $4 PXAT $4 1007 ");
