@@ -50,22 +50,28 @@ impl Certs {
 /// A replica of `primary_port` over mutual TLS, with `certs`' server pair as its own identity,
 /// its client pair to present to the primary, and `trust` as the CA it verifies the primary with.
 fn replica(b: &str, certs: &Certs, trust: &Certs, primary_port: u16) -> Server {
+    replica_with(b, certs, trust, primary_port, &[])
+}
+
+fn replica_with(b: &str, certs: &Certs, trust: &Certs, primary_port: u16, extra: &[&str]) -> Server {
     let of = format!("127.0.0.1 {primary_port}");
-    let args = [
+    let (server_crt, server_key, client_crt, client_key, ca) =
+        (certs.p("server.crt"), certs.p("server.key"), certs.p("client.crt"), certs.p("client.key"), trust.p("ca.crt"));
+    let mut args = vec![
         "--workers",
         "2",
         "--enable-debug-command",
         "yes",
         "--tls-cert-file",
-        &certs.p("server.crt"),
+        &server_crt,
         "--tls-key-file",
-        &certs.p("server.key"),
+        &server_key,
         "--tls-client-cert-file",
-        &certs.p("client.crt"),
+        &client_crt,
         "--tls-client-key-file",
-        &certs.p("client.key"),
+        &client_key,
         "--tls-ca-cert-file",
-        &trust.p("ca.crt"),
+        &ca,
         "--tls-auth-clients",
         "yes",
         "--tls-replication",
@@ -73,6 +79,7 @@ fn replica(b: &str, certs: &Certs, trust: &Certs, primary_port: u16) -> Server {
         "--replicaof",
         &of,
     ];
+    args.extend_from_slice(extra);
     start(b, &args)
 }
 
@@ -197,6 +204,8 @@ both_backends! {
                 && info(&mut pc, "connected_slaves") == "2"
         });
         assert_eq!(info(&mut pc, "sync_full"), "3", "no full sync for a dropped link");
+        let resumed: u64 = info(&mut pc, "tls_resumed_handshakes").parse().unwrap();
+        assert!(resumed >= 2, "the replicas resumed their TLS sessions ({resumed})");
         assert_eq!(wait_replicas(&mut pc, 2), 2);
         let want = digest(&mut pc);
         until("equal after partial resync", || digest(&mut c1) == want && digest(&mut c2) == want);
@@ -419,4 +428,57 @@ fn expired_keys_reach_replicas_as_del_and_replicas_never_expire_on_their_own() {
             && redis::cmd("DBSIZE").query::<i64>(&mut pc).unwrap() == 1
     });
     assert_eq!(digest(&mut rc), digest(&mut pc));
+}
+
+#[test]
+fn masterauth_and_masteruser_log_the_replica_in() {
+    let b = "uring";
+    let p = primary(b, &["--requirepass", "s3cret", "--user", "repl on >r3pl +@all ~*"]);
+    let certs = Certs::of(&p);
+    let mut pc = certs.client(p.port);
+    let _: () = redis::cmd("AUTH").arg("s3cret").query(&mut pc).unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut pc).unwrap();
+    // Without credentials the link cannot start.
+    let mut bad = replica(b, &certs, &certs, p.port);
+    until("the unauthenticated replica failed", || bad.log_text().contains("NOAUTH"));
+    assert_eq!(info(&mut pc, "connected_slaves"), "0");
+    bad.stop();
+    for (user, pass) in [(None, "s3cret"), (Some("repl"), "r3pl")] {
+        let mut args = vec!["--masterauth", pass];
+        if let Some(u) = user {
+            args.extend(["--masteruser", u]);
+        }
+        let r = replica_with(b, &certs, &certs, p.port, &args);
+        let mut rc = certs.client(r.port);
+        until("the authenticated replica has the data", || {
+            redis::cmd("GET").arg("k").query::<Option<String>>(&mut rc).unwrap().as_deref() == Some("v")
+        });
+    }
+}
+
+#[test]
+fn a_replica_past_its_output_buffer_limit_is_dropped_and_resyncs() {
+    let b = "epoll";
+    let p = primary(b, &["--client-output-buffer-limit", "replica 1mb 1mb 60", "--repl-backlog-size", "64kb"]);
+    let certs = Certs::of(&p);
+    let mut pc = certs.client(p.port);
+    let r = replica(b, &certs, &certs, p.port);
+    let mut rc = certs.client(r.port);
+    until("replica online", || info(&mut pc, "connected_slaves") == "1");
+    // Stop the replica's process: the primary keeps writing to a link nobody reads.
+    // SAFETY: kill(2) of a child this test started.
+    unsafe { libc::kill(r.pid() as i32, libc::SIGSTOP) };
+    let value = "x".repeat(1000);
+    let mut p2 = redis::pipe();
+    for i in 0..4000 {
+        p2.cmd("SET").arg(format!("big{i}")).arg(&value).ignore();
+    }
+    let _: () = p2.query(&mut pc).unwrap();
+    until("the primary dropped the replica", || {
+        info(&mut pc, "connected_slaves") == "0" && p.log_text().contains("client-output-buffer-limit")
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(r.pid() as i32, libc::SIGCONT) };
+    let want = digest(&mut pc);
+    until("the replica resynchronised", || info(&mut pc, "sync_full") == "2" && digest(&mut rc) == want);
 }
