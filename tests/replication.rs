@@ -55,8 +55,13 @@ fn replica(b: &str, certs: &Certs, trust: &Certs, primary_port: u16) -> Server {
 
 fn replica_with(b: &str, certs: &Certs, trust: &Certs, primary_port: u16, extra: &[&str]) -> Server {
     let of = format!("127.0.0.1 {primary_port}");
-    let (server_crt, server_key, client_crt, client_key, ca) =
-        (certs.p("server.crt"), certs.p("server.key"), certs.p("client.crt"), certs.p("client.key"), trust.p("ca.crt"));
+    let (server_crt, server_key, client_crt, client_key, ca) = (
+        certs.p("server.crt"),
+        certs.p("server.key"),
+        certs.p("client.crt"),
+        certs.p("client.key"),
+        trust.p("ca.crt"),
+    );
     let mut args = vec![
         "--workers",
         "2",
@@ -428,6 +433,15 @@ fn expired_keys_reach_replicas_as_del_and_replicas_never_expire_on_their_own() {
             && redis::cmd("DBSIZE").query::<i64>(&mut pc).unwrap() == 1
     });
     assert_eq!(digest(&mut rc), digest(&mut pc));
+    // PUBLISH is propagated: a subscriber on the replica hears the primary's message.
+    let mut sub = certs.client(r.port);
+    let mut ps = sub.as_pubsub();
+    ps.subscribe("news").unwrap();
+    ps.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _: i64 = redis::cmd("PUBLISH").arg("news").arg("hello").query(&mut pc).unwrap();
+    let msg = ps.get_message().unwrap();
+    assert_eq!(msg.get_channel_name(), "news");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
 }
 
 #[test]
@@ -459,7 +473,8 @@ fn masterauth_and_masteruser_log_the_replica_in() {
 #[test]
 fn a_replica_past_its_output_buffer_limit_is_dropped_and_resyncs() {
     let b = "epoll";
-    let p = primary(b, &["--client-output-buffer-limit", "replica 1mb 1mb 60", "--repl-backlog-size", "64kb"]);
+    let p =
+        primary(b, &["--client-output-buffer-limit", "replica 1mb 1mb 60", "--repl-backlog-size", "64kb"]);
     let certs = Certs::of(&p);
     let mut pc = certs.client(p.port);
     let r = replica(b, &certs, &certs, p.port);
