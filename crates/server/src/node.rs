@@ -437,11 +437,10 @@ impl Node {
         })
     }
 
-    /// Completes a node that now lives in an Arc: replication's hooks and, with `replicaof`,
-    /// the link to the primary.
+    /// Completes a node that now lives in an Arc: with `replicaof`, starts the link to the
+    /// primary.
     pub fn started(self: &Arc<Self>) {
         let _ = self.self_ref.set(Arc::downgrade(self));
-        self.keyspace.set_removal_hook(Some(crate::replication::Repl::removal_hook(Arc::downgrade(self))));
         let cfg = self.config();
         if let Some((host, port)) = cfg.replicaof {
             self.set_primary(Some((host, port)));
@@ -991,21 +990,19 @@ fn build_live(c: &Config) -> Result<Live, String> {
 
 /// The replica class's hard limit from `client-output-buffer-limit` (0: none).
 pub fn replica_hard_limit(c: &Config) -> usize {
-    let text = directive("client-output-buffer-limit").map(|d| (d.get)(c)).unwrap_or_default();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.chunks(4).find(|g| g[0] == "slave").and_then(|g| g.get(1)).and_then(|h| h.parse().ok()).unwrap_or(0)
+    hard_limit(c, "slave").unwrap_or(0)
 }
 
 /// The pubsub class's hard limit from `client-output-buffer-limit`.
 fn pubsub_hard_limit(c: &Config) -> usize {
+    hard_limit(c, "pubsub").unwrap_or(PUBSUB_INBOX_LIMIT)
+}
+
+/// One class's hard limit from `client-output-buffer-limit` (`<class> <hard> <soft> <secs>`).
+fn hard_limit(c: &Config, class: &str) -> Option<usize> {
     let text = directive("client-output-buffer-limit").map(|d| (d.get)(c)).unwrap_or_default();
     let words: Vec<&str> = text.split_whitespace().collect();
-    words
-        .chunks(4)
-        .find(|g| g[0] == "pubsub")
-        .and_then(|g| g.get(1))
-        .and_then(|h| h.parse().ok())
-        .unwrap_or(PUBSUB_INBOX_LIMIT)
+    words.chunks(4).find(|g| g[0] == class).and_then(|g| g.get(1)).and_then(|h| h.parse().ok())
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit value from a counter.

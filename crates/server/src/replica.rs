@@ -150,7 +150,7 @@ impl Node {
             Some((host, port)) => {
                 side.is.store(true, SeqCst);
                 self.keyspace.set_keep_expired(true);
-                self.repl.activate_as_replica();
+                self.repl.activate_as_replica(self);
                 // Our replicas must learn of the change (they will continue from us if they can).
                 self.repl.drop_all(self);
                 drop(apply);
@@ -550,34 +550,34 @@ fn apply_loop(node: &Arc<Node>, gen: u64, link: &mut Link, state: &mut ClientSta
         if state.handle.killed.load(Relaxed) {
             return Err("the link was killed (CLIENT KILL)".into());
         }
-        loop {
-            let live = node.live();
-            let limits = Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: true };
-            let data = &link.buf[link.pos..];
-            let consumed = match parser.parse(data, &limits) {
-                Ok(Parsed::Incomplete) => break,
-                Ok(Parsed::Request { consumed }) => consumed,
-                Err(e) => return Err(format!("protocol error in the primary's stream: {}", e.message())),
-            };
-            let args = parser.args(data);
-            let getack = args.len() >= 2
-                && args.get(0).eq_ignore_ascii_case(b"replconf")
-                && args.get(1).eq_ignore_ascii_case(b"getack");
-            if getack {
-                // Answered with the offset before this command, as Redis does.
-                let off = node.repl.offset().to_string();
-                node.repl.feed_raw(node, &data[..consumed]);
-                link.pos += consumed;
-                link.send(&[b"REPLCONF", b"ACK", off.as_bytes()])?;
-                last_ack = Instant::now();
-                continue;
+        // Every complete command of what has arrived is applied under one hold of `apply`,
+        // and its bytes go to this node's backlog in one append.
+        let live = node.live();
+        let limits = Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: true };
+        let mut ack_due = None;
+        {
+            let _apply = lock(&node.repl.apply);
+            if node.replica.gen.load(SeqCst) != gen {
+                return Ok(());
             }
-            {
-                let _apply = lock(&node.repl.apply);
-                if node.replica.gen.load(SeqCst) != gen {
-                    return Ok(());
-                }
-                if !args.is_empty() {
+            let mut unfed = link.pos;
+            loop {
+                let data = &link.buf[link.pos..];
+                let consumed = match parser.parse(data, &limits) {
+                    Ok(Parsed::Incomplete) => break,
+                    Ok(Parsed::Request { consumed }) => consumed,
+                    Err(e) => return Err(format!("protocol error in the primary's stream: {}", e.message())),
+                };
+                let args = parser.args(data);
+                if args.len() >= 2
+                    && args.get(0).eq_ignore_ascii_case(b"replconf")
+                    && args.get(1).eq_ignore_ascii_case(b"getack")
+                {
+                    // Answered with the offset before this command, as Redis does.
+                    node.repl.feed_raw(node, &link.buf[unfed..link.pos]);
+                    unfed = link.pos;
+                    ack_due = Some(node.repl.offset());
+                } else if !args.is_empty() {
                     let ws = &node.worker_stats[0];
                     let mut ctx = crate::cmd::Ctx {
                         node,
@@ -591,9 +591,15 @@ fn apply_loop(node: &Arc<Node>, gen: u64, link: &mut Link, state: &mut ClientSta
                     crate::cmd::execute(&mut ctx, args);
                     sink.clear();
                 }
-                node.repl.feed_raw(node, &data[..consumed]);
+                link.pos += consumed;
             }
-            link.pos += consumed;
+            if unfed < link.pos {
+                node.repl.feed_raw(node, &link.buf[unfed..link.pos]);
+            }
+        }
+        if let Some(off) = ack_due {
+            link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()])?;
+            last_ack = Instant::now();
         }
         if link.pos == link.buf.len() {
             link.buf.clear();

@@ -168,17 +168,9 @@ impl Inner {
 
 /// RESP multibulk encoding of a command (what the stream carries).
 pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut buf = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(buf.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(buf.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut w = cachet_resp::ReplyWriter::new(out, cachet_resp::Protocol::Resp2);
+    w.array(args.len());
+    args.iter().for_each(|a| w.bulk(a));
 }
 
 /// What [`Repl::pull`] left for the connection.
@@ -268,6 +260,10 @@ impl Repl {
     /// was running when the switch happened, so no write that saw the stream off is still in
     /// progress: from then on the keyspace and the stream agree.
     pub fn activate(&self, node: &Node) {
+        if self.active.load(SeqCst) {
+            return;
+        }
+        Self::install_removal_hook(node);
         if self.active.swap(true, SeqCst) {
             return;
         }
@@ -289,7 +285,8 @@ impl Repl {
     }
 
     /// The replica keyspace's stream is on from the start (it mirrors its primary's).
-    pub fn activate_as_replica(&self) {
+    pub fn activate_as_replica(&self, node: &Node) {
+        Self::install_removal_hook(node);
         self.active.store(true, SeqCst);
         lock(&self.inner).backlog_active = true;
     }
@@ -325,16 +322,19 @@ impl Repl {
         g.settle(node);
     }
 
-    /// The removal hook for the keyspace: expired and evicted keys reach replicas as DEL.
-    pub fn removal_hook(node: std::sync::Weak<Node>) -> cachet_store::RemovalHook {
-        Arc::new(move |db, key| {
-            let Some(node) = node.upgrade() else { return };
+    /// Expired and evicted keys reach replicas as DEL: a hook the keyspace calls under the
+    /// stripe lock of each removal. Installed when the stream first goes on (until then a
+    /// removal costs nothing extra), before the flag, so no removal after it is missed.
+    fn install_removal_hook(node: &Node) {
+        let weak = Arc::downgrade(&node.self_arc());
+        node.keyspace.set_removal_hook(Some(Arc::new(move |db, key: &[u8]| {
+            let Some(node) = weak.upgrade() else { return };
             if node.repl.active() && !node.is_replica() {
                 let mut b = Vec::with_capacity(key.len() + 24);
                 encode(&mut b, &[b"DEL", key]);
                 node.repl.feed(&node, db, &b);
             }
-        })
+        })));
     }
 
     /// Whether this node has a stream history a primary could continue (PSYNC with our ID).
@@ -628,18 +628,14 @@ impl Repl {
     }
 
     /// Moves the replicas waiting for a snapshot into the one beginning at `offset`.
-    fn take_waiting(&self, offset: u64) -> Vec<(u64, bool)> {
-        let mut g = lock(&self.inner);
-        let mut ids = Vec::new();
-        for l in &mut g.links {
+    fn take_waiting(&self, offset: u64) {
+        for l in &mut lock(&self.inner).links {
             if l.state == LinkState::WaitSnapshot {
                 l.state = LinkState::Snapshotting;
                 l.sent = offset;
                 l.ack = offset;
-                ids.push((l.handle.id, l.psync));
             }
         }
-        ids
     }
 }
 

@@ -912,6 +912,10 @@ pub fn resolve_with(args: &Args, cache: Option<&mut NameCache>) -> Result<Resolv
     Ok(r)
 }
 
+/// Whether each command is a write (`write` flag), indexed like [`COMMANDS`].
+static WRITE: LazyLock<Box<[bool]>> =
+    LazyLock::new(|| COMMANDS.iter().map(|c| c.flags.contains(&"write")).collect());
+
 /// Whether each command may grow memory (`denyoom`), indexed like [`COMMANDS`].
 static DENY_OOM: LazyLock<Box<[bool]>> =
     LazyLock::new(|| COMMANDS.iter().map(|c| c.flags.contains(&"denyoom")).collect());
@@ -995,13 +999,7 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     // A replica holds what its primary sends, whatever its own maxmemory says (Redis's
     // `replica-ignore-maxmemory yes`), and refuses writes from anyone else.
     let replica = ctx.node.is_replica();
-    if replica
-        && !ctx.state.master_link
-        && ctx.live.replica_read_only
-        && propagate::propagates(idx)
-        && cmd.name != "publish"
-        && cmd.name != "spublish"
-    {
+    if replica && !ctx.state.master_link && ctx.live.replica_read_only && WRITE[idx] {
         return ctx.reject(resolved, "READONLY You can't write against a read only replica.");
     }
     if ctx.live.maxmemory > 0 && !replica && ctx.node.used_memory() > ctx.live.maxmemory {
@@ -1031,6 +1029,42 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
     run(ctx, idx, args);
 }
 
+/// Adds to `out` the stripes a command's keys live in (from its key specification and its
+/// `numkeys` argument); returns false when it may touch any stripe (a keyspace-wide command,
+/// or SORT, whose STORE and BY/GET patterns name keys outside its key specification). What
+/// EXEC holds for its queue, and what a write holds while it is propagated.
+pub(crate) fn stripes_touched(
+    ks: &cachet_store::Keyspace,
+    idx: usize,
+    args: &Args,
+    out: &mut Vec<usize>,
+) -> bool {
+    let c = &COMMANDS[idx];
+    if matches!(c.name, "sort" | "sort_ro") {
+        return false;
+    }
+    if c.first_key == 0 && !c.numkeys {
+        // No keys: these touch none; any other (FLUSHALL, DBSIZE, KEYS...) may touch all.
+        return matches!(
+            c.name,
+            "ping"
+                | "echo"
+                | "select"
+                | "auth"
+                | "hello"
+                | "command"
+                | "client"
+                | "config"
+                | "publish"
+                | "spublish"
+        );
+    }
+    for (pos, _) in crate::acl::key_positions(c, args) {
+        out.push(ks.stripe_index(ks.hash(args.get(pos))));
+    }
+    true
+}
+
 /// Whether a request must wait during CLIENT PAUSE: every command with ALL (but CLIENT
 /// UNPAUSE, so a pause can be lifted), writes and PUBLISH-like commands with WRITE.
 pub fn waits_for_pause(args: &Args, all: bool) -> bool {
@@ -1039,7 +1073,8 @@ pub fn waits_for_pause(args: &Args, all: bool) -> bool {
     if name == "client" && args.len() >= 2 && args.get(1).eq_ignore_ascii_case(b"unpause") {
         return false;
     }
-    all || COMMANDS[idx].flags.contains(&"write") || matches!(name, "publish" | "spublish")
+    // Redis pauses what may replicate: writes and PUBLISH, the set the stream carries.
+    all || propagate::propagates(idx)
 }
 
 /// Runs a command that has passed the checks (directly, or from EXEC's queue); a write on a

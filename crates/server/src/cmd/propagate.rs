@@ -12,49 +12,31 @@
 
 use super::{Ctx, COMMANDS};
 use crate::replication::encode;
-use cachet_resp::Args;
+use cachet_resp::{Args, Protocol, ReplyWriter};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::LazyLock;
 
 /// Whether each command's successful runs go to the stream: writes, and PUBLISH (so that
 /// subscribers on replicas hear it, as in Redis).
 static PROPAGATES: LazyLock<Box<[bool]>> = LazyLock::new(|| {
-    COMMANDS.iter().map(|c| c.flags.contains(&"write") || matches!(c.name, "publish" | "spublish")).collect()
+    (0..COMMANDS.len())
+        .map(|i| super::WRITE[i] || matches!(COMMANDS[i].name, "publish" | "spublish"))
+        .collect()
 });
 
 pub fn propagates(idx: usize) -> bool {
     PROPAGATES[idx]
 }
 
-/// Whether a command may touch keys that its arguments do not name (or names none but acts on
-/// the whole keyspace): it runs with every stripe locked.
-fn whole_keyspace(idx: usize) -> bool {
-    let c = &COMMANDS[idx];
-    (c.first_key == 0 && !c.numkeys) || matches!(c.name, "sort" | "sort_ro")
-}
-
-/// The stripes a command's keys live in; None when it needs them all.
-fn stripes(ctx: &Ctx, idx: usize, args: &Args) -> Option<Vec<usize>> {
-    if matches!(COMMANDS[idx].name, "publish" | "spublish") {
-        // Touches no key: ordered by the backlog's lock alone.
-        return Some(Vec::new());
-    }
-    if whole_keyspace(idx) {
-        return None;
-    }
-    let ks = &ctx.node.keyspace;
-    let keys = crate::acl::key_positions(&COMMANDS[idx], args);
-    Some(keys.iter().map(|&(pos, _)| ks.stripe_index(ks.hash(args.get(pos)))).collect())
-}
-
 /// Runs a write on a node whose stream is on (outside EXEC).
 pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
     let node = ctx.node;
-    let stripes = stripes(ctx, idx, &args);
+    let mut stripes = Vec::new();
+    let some = super::stripes_touched(&node.keyspace, idx, &args, &mut stripes);
     let db = ctx.state.db;
-    node.keyspace.exec(stripes.as_deref(), || {
-        if let Some(bytes) = capture(ctx, idx, args) {
-            node.repl.feed(node, db, &bytes);
+    node.keyspace.exec(some.then_some(stripes.as_slice()), || {
+        if capture(ctx, idx, args) {
+            node.repl.feed(node, db, &ctx.state.prop);
         }
     });
 }
@@ -63,28 +45,27 @@ pub(crate) fn run(ctx: &mut Ctx, idx: usize, args: Args) {
 /// block (see `tx::exec`).
 pub(crate) fn run_in_exec(ctx: &mut Ctx, idx: usize, args: Args) {
     let db = ctx.state.db;
-    if let Some(bytes) = capture(ctx, idx, args) {
+    if capture(ctx, idx, args) {
+        let bytes = ctx.state.prop.clone();
         ctx.state.exec_prop.push((db, bytes));
     }
 }
 
-/// Runs the command and returns what replicas must run, if anything.
-fn capture(ctx: &mut Ctx, idx: usize, args: Args) -> Option<Vec<u8>> {
+/// Runs the command; returns whether replicas must run something, which is then in
+/// `ctx.state.prop` (the connection's buffer, reused from command to command).
+fn capture(ctx: &mut Ctx, idx: usize, args: Args) -> bool {
     ctx.state.prop.clear();
     ctx.state.prop_custom = false;
     let errors = ctx.ws.error_replies.load(Relaxed);
     let mark = ctx.out.len();
     super::run_inner(ctx, idx, args);
-    if ctx.state.prop_custom {
-        return (!ctx.state.prop.is_empty()).then(|| std::mem::take(&mut ctx.state.prop));
+    if !ctx.state.prop_custom {
+        if ctx.ws.error_replies.load(Relaxed) != errors || ctx.state.blocked.is_some() {
+            return false;
+        }
+        rewrite(idx, &args, ctx.now_ms, &ctx.out[mark..], &mut ctx.state.prop);
     }
-    if ctx.ws.error_replies.load(Relaxed) != errors || ctx.state.blocked.is_some() {
-        return None;
-    }
-    let reply = &ctx.out[mark..];
-    let mut out = Vec::with_capacity(64);
-    rewrite(idx, &args, ctx.now_ms, reply, &mut out);
-    (!out.is_empty()).then_some(out)
+    !ctx.state.prop.is_empty()
 }
 
 fn eq(a: &[u8], b: &str) -> bool {
@@ -100,54 +81,57 @@ fn is_null(reply: &[u8]) -> bool {
     reply.starts_with(b"*-1") || reply.starts_with(b"$-1") || reply.starts_with(b"_")
 }
 
+/// An expiry option of SET/GETEX and how to turn its value into Unix ms: (unit in ms,
+/// already absolute).
+fn time_option(a: &[u8]) -> Option<(i64, bool)> {
+    if eq(a, "ex") {
+        Some((1000, false))
+    } else if eq(a, "px") {
+        Some((1, false))
+    } else if eq(a, "exat") {
+        Some((1000, true))
+    } else {
+        None
+    }
+}
+
 /// The deterministic form of a command that succeeded with `reply`, appended to `out`.
 fn rewrite(idx: usize, args: &Args, now_ms: u64, reply: &[u8], out: &mut Vec<u8>) {
     let name = COMMANDS[idx].name;
-    let all: Vec<&[u8]> = args.iter().collect();
-    let ms_abs = |unit_ms: i64, v: &[u8], absolute: bool| -> Vec<u8> {
+    let ms_abs = |unit_ms: i64, v: &[u8], absolute: bool| -> i64 {
         let n = int(v).unwrap_or(0);
-        let at = if absolute {
+        if absolute {
             n.saturating_mul(unit_ms)
         } else {
             (now_ms as i64).saturating_add(n.saturating_mul(unit_ms))
-        };
-        at.to_string().into_bytes()
+        }
     };
+    let mut w = ReplyWriter::new(out, Protocol::Resp2);
     match name {
         "set" | "getex" => {
-            let mut cmd: Vec<Vec<u8>> =
-                all[..if name == "set" { 3 } else { 2 }].iter().map(|a| a.to_vec()).collect();
-            let mut i = cmd.len();
-            while i < all.len() {
-                let a = all[i];
-                let conv = if eq(a, "ex") {
-                    Some((1000, false))
-                } else if eq(a, "px") {
-                    Some((1, false))
-                } else if eq(a, "exat") {
-                    Some((1000, true))
+            // Same number of arguments: `EX n` becomes `PXAT t`.
+            let fixed = if name == "set" { 3 } else { 2 };
+            w.array(args.len());
+            let mut pending = None;
+            for (i, a) in args.iter().enumerate() {
+                if let Some((unit, abs)) = pending.take() {
+                    w.bulk_integer(ms_abs(unit, a, abs));
+                } else if let Some(conv) = time_option(a).filter(|_| i >= fixed && i + 1 < args.len()) {
+                    w.bulk(b"PXAT");
+                    pending = Some(conv);
                 } else {
-                    None
-                };
-                match conv {
-                    Some((unit, abs)) if i + 1 < all.len() => {
-                        cmd.push(b"PXAT".to_vec());
-                        cmd.push(ms_abs(unit, all[i + 1], abs));
-                        i += 2;
-                    }
-                    _ => {
-                        cmd.push(a.to_vec());
-                        i += 1;
-                    }
+                    w.bulk(a);
                 }
             }
-            let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-            encode(out, &refs);
         }
         "setex" | "psetex" => {
             let unit = if name == "setex" { 1000 } else { 1 };
-            let at = ms_abs(unit, all[2], false);
-            encode(out, &[b"SET", all[1], all[3], b"PXAT", &at]);
+            w.array(5);
+            w.bulk(b"SET");
+            w.bulk(args.get(1));
+            w.bulk(args.get(3));
+            w.bulk(b"PXAT");
+            w.bulk_integer(ms_abs(unit, args.get(2), false));
         }
         "expire" | "pexpire" | "expireat" | "pexpireat" => {
             let (unit, abs) = match name {
@@ -156,66 +140,82 @@ fn rewrite(idx: usize, args: &Args, now_ms: u64, reply: &[u8], out: &mut Vec<u8>
                 "expireat" => (1000, true),
                 _ => (1, true),
             };
-            let at = ms_abs(unit, all[2], abs);
-            let past = int(&at).is_some_and(|t| t <= now_ms as i64);
-            if past && reply.starts_with(b":1") {
+            let at = ms_abs(unit, args.get(2), abs);
+            if at <= now_ms as i64 && reply.starts_with(b":1") {
                 // The key was deleted here; a replica must not keep it as a hidden key.
-                encode(out, &[b"DEL", all[1]]);
+                w.array(2);
+                w.bulk(b"DEL");
+                w.bulk(args.get(1));
             } else {
-                let mut cmd: Vec<&[u8]> = vec![b"PEXPIREAT", all[1], &at];
-                cmd.extend_from_slice(&all[3..]);
-                encode(out, &cmd);
+                w.array(args.len());
+                w.bulk(b"PEXPIREAT");
+                w.bulk(args.get(1));
+                w.bulk_integer(at);
+                args.iter().skip(3).for_each(|a| w.bulk(a));
             }
         }
         "restore" => {
-            let absttl = all[4..].iter().any(|a| eq(a, "absttl"));
-            let ttl = int(all[2]).unwrap_or(0);
-            if ttl > 0 && !absttl {
-                let at = ms_abs(1, all[2], false);
-                let mut cmd: Vec<&[u8]> = vec![all[0], all[1], &at];
-                cmd.extend_from_slice(&all[3..]);
-                cmd.push(b"ABSTTL");
-                encode(out, &cmd);
-            } else {
-                encode(out, &all);
+            let absttl = args.iter().skip(4).any(|a| eq(a, "absttl"));
+            let ttl = int(args.get(2)).unwrap_or(0);
+            let relative = ttl > 0 && !absttl;
+            w.array(args.len() + relative as usize);
+            for (i, a) in args.iter().enumerate() {
+                if i == 2 && relative {
+                    w.bulk_integer(ms_abs(1, a, false));
+                } else {
+                    w.bulk(a);
+                }
+            }
+            if relative {
+                w.bulk(b"ABSTTL");
             }
         }
         "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
             if is_null(reply) {
                 return;
             }
+            let all: Vec<&[u8]> = args.iter().collect();
             let keys = &all[1..all.len() - 1];
-            let n = keys.len().to_string();
             let (cmd, side): (&[u8], &[u8]) = match name {
                 "blpop" => (b"LMPOP", b"LEFT"),
                 "brpop" => (b"LMPOP", b"RIGHT"),
                 "bzpopmin" => (b"ZMPOP", b"MIN"),
                 _ => (b"ZMPOP", b"MAX"),
             };
-            let mut c: Vec<&[u8]> = vec![cmd, n.as_bytes()];
-            c.extend_from_slice(keys);
-            c.push(side);
-            encode(out, &c);
+            w.array(keys.len() + 3);
+            w.bulk(cmd);
+            w.bulk_integer(keys.len() as i64);
+            keys.iter().for_each(|k| w.bulk(k));
+            w.bulk(side);
         }
         "blmpop" | "bzmpop" => {
             if is_null(reply) {
                 return;
             }
-            let mut c: Vec<&[u8]> = vec![if name == "blmpop" { b"LMPOP" } else { b"ZMPOP" }];
-            c.extend_from_slice(&all[2..]);
-            encode(out, &c);
+            w.array(args.len() - 1);
+            w.bulk(if name == "blmpop" { b"LMPOP" } else { b"ZMPOP" });
+            args.iter().skip(2).for_each(|a| w.bulk(a));
         }
         "blmove" => {
             if !is_null(reply) {
-                encode(out, &[b"LMOVE", all[1], all[2], all[3], all[4]]);
+                w.array(5);
+                w.bulk(b"LMOVE");
+                args.iter().skip(1).take(4).for_each(|a| w.bulk(a));
             }
         }
         "brpoplpush" => {
             if !is_null(reply) {
-                encode(out, &[b"RPOPLPUSH", all[1], all[2]]);
+                w.array(3);
+                w.bulk(b"RPOPLPUSH");
+                w.bulk(args.get(1));
+                w.bulk(args.get(2));
             }
         }
-        _ => encode(out, &all),
+        _ => {
+            // The command as it came.
+            w.array(args.len());
+            args.iter().for_each(|a| w.bulk(a));
+        }
     }
 }
 

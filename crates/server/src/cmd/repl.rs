@@ -196,7 +196,7 @@ pub fn wait_check(
     let Some(w) = &state.wait else { return false };
     let acked = node.repl.acked(w.target);
     let due = now.is_some_and(|t| w.deadline.is_some_and(|d| t >= d));
-    if acked >= w.replicas || due || state.handle.unblock.swap(0, Relaxed) != 0 {
+    if acked >= w.replicas || due {
         state.wait = None;
         cachet_resp::ReplyWriter::new(replies, state.proto).integer(acked as i64);
         return true;

@@ -6,7 +6,7 @@
 //! with those stripes held, so a change made by any worker aborts the transaction, and a
 //! change to another key of the same stripe does not.
 
-use super::{Ctx, COMMANDS};
+use super::Ctx;
 use cachet_resp::{Args, Span};
 
 /// A queued command, its arguments copied out of the query buffer.
@@ -101,32 +101,6 @@ pub fn unwatch_all(node: &crate::Node, state: &mut crate::conn::ClientState) {
     }
 }
 
-/// The stripes a queued command touches, from its key specification; None when it is
-/// keyspace-wide (or its keys are not at fixed positions), which makes EXEC hold every stripe.
-fn stripes_of(ctx: &Ctx, q: &Queued, out: &mut Vec<usize>) -> Option<()> {
-    let c = &COMMANDS[q.idx];
-    if c.first_key == 0 || c.numkeys {
-        // No fixed key positions: anything from the whole keyspace.
-        let keyless =
-            matches!(c.name, "ping" | "echo" | "select" | "auth" | "hello" | "command" | "client" | "config");
-        return keyless.then_some(());
-    }
-    if matches!(c.name, "sort" | "sort_ro") {
-        // STORE and BY/GET patterns name keys outside the key specification.
-        return None;
-    }
-    let argc = q.spans.len() as i32;
-    let last = if c.last_key < 0 { argc + c.last_key } else { c.last_key };
-    let ks = &ctx.node.keyspace;
-    let mut i = c.first_key;
-    while i <= last && i < argc {
-        let key = &q.buf[q.spans[i as usize].clone()];
-        out.push(ks.stripe_index(ks.hash(key)));
-        i += c.step.max(1);
-    }
-    Some(())
-}
-
 pub fn exec(ctx: &mut Ctx, _args: Args) {
     let Some(m) = ctx.state.multi.take() else {
         return ctx.error("ERR EXEC without MULTI");
@@ -141,7 +115,7 @@ pub fn exec(ctx: &mut Ctx, _args: Args) {
     let mut stripes: Vec<usize> = ctx.state.watched.iter().map(|w| ks.stripe_index(w.hash)).collect();
     let mut all = false;
     for q in &m.queued {
-        if stripes_of(ctx, q, &mut stripes).is_none() {
+        if !super::stripes_touched(ks, q.idx, &Args::from_parts(&q.buf, &q.spans), &mut stripes) {
             all = true;
         }
     }
