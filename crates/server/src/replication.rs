@@ -26,7 +26,6 @@
 //! writes after it are in the stream, exactly once.
 
 use crate::node::{ClientHandle, Node};
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -83,9 +82,7 @@ struct Inner {
     replid2: String,
     /// The first offset replid2 is no longer valid for (-1: none).
     second_offset: i64,
-    backlog: VecDeque<u8>,
-    /// Stream position of `backlog[0]`; the end is the master offset.
-    start: u64,
+    backlog: Backlog,
     backlog_size: usize,
     /// `client-output-buffer-limit replica` hard limit (0: none).
     obuf_hard: usize,
@@ -105,9 +102,56 @@ struct Inner {
     history: bool,
 }
 
+/// The stream bytes kept, from stream position `start` to the master offset: one Vec with a
+/// dead prefix. Trimming advances `head`; the live part moves to the front only once the dead
+/// part is the larger half. So an append is one copy, and any range is one slice.
+#[derive(Default)]
+struct Backlog {
+    buf: Vec<u8>,
+    head: usize,
+    start: u64,
+}
+
+impl Backlog {
+    fn len(&self) -> usize {
+        self.buf.len() - self.head
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.len() as u64
+    }
+
+    /// Forgets everything before stream position `from` (at most up to the end).
+    fn trim_to(&mut self, from: u64) {
+        if from <= self.start {
+            return;
+        }
+        let to = from.min(self.end());
+        self.head += (to - self.start) as usize;
+        self.start = to;
+        if self.head >= 64 * 1024 && self.head >= self.buf.len() / 2 {
+            self.buf.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
+    /// Stream positions `from..to`, which MUST be held.
+    fn range(&self, from: u64, to: u64) -> &[u8] {
+        let a = self.head + (from - self.start) as usize;
+        &self.buf[a..a + (to - from) as usize]
+    }
+
+    /// Empty, the next byte being stream position `at`.
+    fn reset(&mut self, at: u64) {
+        self.buf.clear();
+        self.head = 0;
+        self.start = at;
+    }
+}
+
 impl Inner {
     fn end(&self) -> u64 {
-        self.start + self.backlog.len() as u64
+        self.backlog.end()
     }
 
     /// Appends stream bytes; SELECT first when `db` differs from the stream's.
@@ -116,11 +160,11 @@ impl Inner {
             if self.stream_db != Some(db) {
                 let mut sel = Vec::with_capacity(24);
                 encode(&mut sel, &[b"SELECT", db.to_string().as_bytes()]);
-                self.backlog.extend(&sel);
+                self.backlog.buf.extend_from_slice(&sel);
                 self.stream_db = Some(db);
             }
         }
-        self.backlog.extend(bytes);
+        self.backlog.buf.extend_from_slice(bytes);
     }
 
     /// After appending: drops replicas that fell past their buffer limit, trims the backlog
@@ -148,11 +192,7 @@ impl Inner {
                 keep_from = keep_from.min(l.sent);
             }
         }
-        if keep_from > self.start {
-            let n = (keep_from - self.start) as usize;
-            self.backlog.drain(..n);
-            self.start = keep_from;
-        }
+        self.backlog.trim_to(keep_from);
         for l in &mut self.links {
             if l.state == LinkState::Online && l.sent < end && !l.poked {
                 l.poked = true;
@@ -225,8 +265,7 @@ impl Repl {
                 replid,
                 replid2: "0".repeat(40),
                 second_offset: -1,
-                backlog: VecDeque::new(),
-                start: 0,
+                backlog: Backlog::default(),
                 backlog_size,
                 obuf_hard,
                 stream_db: None,
@@ -387,7 +426,7 @@ impl Repl {
         let end = g.end();
         let id_ok = replid == g.replid || (replid == g.replid2 && offset <= g.second_offset);
         let pos = offset - 1;
-        if g.backlog_active && id_ok && pos >= 0 && (pos as u64) >= g.start && (pos as u64) <= end {
+        if g.backlog_active && id_ok && pos >= 0 && (pos as u64) >= g.backlog.start && (pos as u64) <= end {
             let offset = pos;
             g.links.retain(|l| l.handle.id != handle.id);
             g.links.push(Link {
@@ -445,7 +484,7 @@ impl Repl {
     /// Hands connection `id` what is due to it (up to [`PULL_CHUNK`]), appending to `out`.
     pub fn pull(&self, id: u64, out: &mut Vec<u8>) -> Pull {
         let mut g = lock(&self.inner);
-        let (start, end) = (g.start, g.end());
+        let (start, end) = (g.backlog.start, g.end());
         let Some(idx) = g.links.iter().position(|l| l.handle.id == id) else { return Pull::Gone };
         let mut budget = PULL_CHUNK;
         let inner = &mut *g;
@@ -473,16 +512,9 @@ impl Repl {
         if l.sent < start {
             return Pull::Gone;
         }
-        let from = (l.sent - start) as usize;
-        let to = ((end - start) as usize).min(from + budget);
-        let (a, b) = backlog.as_slices();
-        if from < a.len() {
-            out.extend_from_slice(&a[from..to.min(a.len())]);
-        }
-        if to > a.len() {
-            out.extend_from_slice(&b[from.saturating_sub(a.len())..to - a.len()]);
-        }
-        l.sent = start + to as u64;
+        let to = end.min(l.sent + budget as u64);
+        out.extend_from_slice(backlog.range(l.sent, to));
+        l.sent = to;
         if l.sent < end {
             Pull::More
         } else {
@@ -547,8 +579,7 @@ impl Repl {
         g.replid = replid.to_string();
         g.replid2 = "0".repeat(40);
         g.second_offset = -1;
-        g.backlog.clear();
-        g.start = offset;
+        g.backlog.reset(offset);
         g.stream_db = None;
         g.history = true;
     }
@@ -602,7 +633,7 @@ impl Repl {
             g.second_offset,
             g.backlog_active as u8,
             g.backlog_size,
-            if g.backlog_active { g.start + 1 } else { 0 },
+            if g.backlog_active { g.backlog.start + 1 } else { 0 },
             g.backlog.len(),
         );
     }
@@ -728,4 +759,29 @@ fn make_snapshot(node: &Arc<Node>) -> (Vec<u8>, u64, String) {
     ks.finish_snapshot();
     let w = lock(&writer).take().expect("made at the start");
     (w.finish(), offset, replid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_keeps_positions_across_trims_and_compaction() {
+        let mut b = Backlog::default();
+        b.reset(100);
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for chunk in data.chunks(1000) {
+            b.buf.extend_from_slice(chunk);
+        }
+        assert_eq!(b.end(), 200_100);
+        b.trim_to(50); // before the start: nothing
+        assert_eq!((b.start, b.len()), (100, 200_000));
+        b.trim_to(150_100); // past half: the live part moves to the front
+        assert_eq!(b.head, 0);
+        assert_eq!(b.range(150_100, 150_110), &data[150_000..150_010]);
+        b.buf.extend_from_slice(b"tail");
+        assert_eq!(b.range(200_100, 200_104), b"tail");
+        b.trim_to(u64::MAX); // never past the end
+        assert_eq!((b.start, b.len()), (200_104, 0));
+    }
 }
