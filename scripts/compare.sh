@@ -27,19 +27,11 @@ command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark (Debian: 
 command -v taskset >/dev/null || { echo "needs taskset (util-linux)"; exit 1; }
 cargo build --release -q || exit 1
 BIN=$PWD/target/release/cachet
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. scripts/lib.sh
 "$BIN" certs --out "$WORK/certs" >/dev/null
 CA=$WORK/certs/ca.crt
 TICK=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

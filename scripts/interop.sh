@@ -17,21 +17,7 @@ python3 -c 'import redis' 2>/dev/null || python3 -m pip install -q redis
 
 cargo build --release -q
 BIN=target/release/cachet
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  # A redis-server replica whose primary is gone can sit in its shutdown; do not leave it.
-  for _ in $(seq 1 50); do
-    alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" -eq 0 ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. scripts/lib.sh
 
 passed=0
 failed=0
@@ -137,7 +123,7 @@ check "[mtls] redis-cli without a certificate is refused" bash -c \
   "! redis-cli --tls --cacert '$CERTS/ca.crt' -h localhost -p $PORT PING 2>/dev/null | grep -q PONG"
 
 # Differential conformance: the same commands to cachet and to redis-server, bytes compared.
-RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RPORT=$(free_port)
 redis-server --port "$RPORT" --save "" --appendonly no --daemonize no --logfile "$WORK/redis.log" --dir "$WORK" \
   --enable-debug-command yes &
 PIDS+=($!)
@@ -162,7 +148,7 @@ check "[rdb] redis-cli --tls --rdb takes a backup of a cachet node" \
   redis-cli --tls --cacert "$CERTS/ca.crt" -h localhost -p "$PORT" --rdb "$WORK/backup.rdb"
 check "[rdb] redis-check-rdb accepts cachet's snapshot" redis-check-rdb "$WORK/backup.rdb"
 mkdir -p "$WORK/rload" && cp "$WORK/backup.rdb" "$WORK/rload/dump.rdb"
-LPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+LPORT=$(free_port)
 redis-server --port "$LPORT" --dir "$WORK/rload" --dbfilename dump.rdb --appendonly no --daemonize no \
   --enable-debug-command yes --logfile "$WORK/rload.log" &
 PIDS+=($!)
@@ -186,7 +172,7 @@ r = redis.Redis(host="localhost", port=port, ssl=True, ssl_ca_certs=f"{certs}/ca
 r.set("s", "hello"); r.rpush("l", *range(500)); r.sadd("si", 1, 2, 3); r.hset("h", mapping={"f": "v"})
 r.zadd("z", {f"m{i}": i / 7 for i in range(200)}); r.set("ttl", "v", ex=100000)
 PY
-RRPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RRPORT=$(free_port)
 # --dir: a Redis replica writes the snapshot it receives to disk; keep it out of the checkout.
 redis-server --port 0 --tls-port "$RRPORT" --save "" --appendonly no --daemonize no --dir "$WORK" \
   --tls-cert-file "$RCERTS/server.crt" --tls-key-file "$RCERTS/server.key" --tls-ca-cert-file "$RCERTS/ca.crt" \

@@ -18,16 +18,8 @@ command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
   echo "needs redis-server and redis-cli (Debian: redis-server, redis-tools)"; exit 1; }
 cargo build --release -q || exit 1
 BIN=$PWD/target/release/cachet
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. scripts/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 used() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
