@@ -483,12 +483,16 @@ fn a_replica_past_its_output_buffer_limit_is_dropped_and_resyncs() {
     // Stop the replica's process: the primary keeps writing to a link nobody reads.
     // SAFETY: kill(2) of a child this test started.
     unsafe { libc::kill(r.pid() as i32, libc::SIGSTOP) };
-    let value = "x".repeat(1000);
-    let mut p2 = redis::pipe();
-    for i in 0..4000 {
-        p2.cmd("SET").arg(format!("big{i}")).arg(&value).ignore();
+    // 32 MB: more than the loopback socket buffers (tcp_wmem + tcp_rmem, up to ~10 MB) can
+    // absorb, so the stream must pile up on the primary's side of the link.
+    let value = "x".repeat(4000);
+    for batch in 0..8 {
+        let mut p2 = redis::pipe();
+        for i in 0..1000 {
+            p2.cmd("SET").arg(format!("big{batch}-{i}")).arg(&value).ignore();
+        }
+        let _: () = p2.query(&mut pc).unwrap();
     }
-    let _: () = p2.query(&mut pc).unwrap();
     until("the primary dropped the replica", || {
         info(&mut pc, "connected_slaves") == "0" && p.log_text().contains("client-output-buffer-limit")
     });
