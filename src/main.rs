@@ -1,5 +1,6 @@
 //! The `cachet` binary: `cachet serve [CONFIG] [--directive value ...]` runs a node;
-//! `cachet certs --out DIR` makes a development certificate set.
+//! `cachet certs --out DIR` makes a development certificate set; `cachet bench` load-tests a
+//! RESP server and `cachet report` renders its JSON results as HTML.
 
 use cachet_server::Config;
 use clap::{Parser, Subcommand};
@@ -34,6 +35,17 @@ enum Command {
     /// Make a development CA, server and client certificate set (for development only).
     Certs {
         #[arg(long, default_value = "cachet-dev")]
+        out: PathBuf,
+    },
+    /// Load-test any RESP server (memtier_benchmark's flags): TLS or plaintext, pipelining,
+    /// paced open loop, connection churn with full or resumed handshakes.
+    Bench(Box<cachet_bench::BenchArgs>),
+    /// Render runs saved with `cachet bench --json-out-file` as one HTML page.
+    Report {
+        /// JSON files written by `cachet bench --json-out-file`.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(short = 'o', long)]
         out: PathBuf,
     },
     /// Inspect the tuning profiles of the supported node types.
@@ -106,6 +118,8 @@ fn main() -> ExitCode {
         Command::Serve { args } => serve(&args),
         Command::Certs { out } => certs(&out),
         Command::Profile { command } => profile(command),
+        Command::Bench(args) => cachet_bench::bench(&args),
+        Command::Report { inputs, out } => cachet_bench::report_files(&inputs, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,468 @@
+//! One load connection: connect, TLS handshake, AUTH, then requests kept in flight up to the
+//! pipeline depth, replies counted as they arrive, reconnects when churning or after a failure.
+
+use crate::keys::{KeyGen, Op, OpCycle};
+use crate::rate::Pacer;
+use crate::reply::{self, Reply};
+use crate::stats::Interval;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, HandshakeKind};
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// After a failed connection, wait this long before dialling again.
+const RETRY_NS: u64 = 100_000_000;
+/// Read in chunks of this much.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What every connection of a run shares.
+pub struct Shared {
+    pub addr: SocketAddr,
+    pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    pub pipeline: usize,
+    pub key_prefix: Vec<u8>,
+    pub value: Vec<u8>,
+    pub auth: Option<Vec<u8>>,
+    pub reconnect_interval: Option<u64>,
+    /// Requests before this instant are warm-up and not counted against `--requests`.
+    pub warmup_ns: u64,
+    /// No request is sent at or after this instant.
+    pub end_ns: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Set,
+    Get,
+    Auth,
+}
+
+struct Pending {
+    start_ns: u64,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not connected; dial at this instant.
+    Down {
+        at_ns: u64,
+    },
+    Connecting,
+    Handshaking,
+    Ready,
+    Finished,
+}
+
+pub struct Client {
+    token: Token,
+    sock: Option<TcpStream>,
+    tls: Option<ClientConnection>,
+    state: State,
+    connect_start_ns: u64,
+    /// Plaintext sockets: bytes not yet written.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// TLS: requests built here, then sealed in one record per batch.
+    scratch: Vec<u8>,
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    pending: VecDeque<Pending>,
+    sent_on_conn: u64,
+    /// Measured requests still to send (`--requests`), or unlimited.
+    to_send: Option<u64>,
+    pacer: Option<Pacer>,
+    keys: KeyGen,
+    ops: OpCycle,
+}
+
+impl Client {
+    pub fn new(token: Token, to_send: Option<u64>, pacer: Option<Pacer>, keys: KeyGen, ops: OpCycle) -> Self {
+        Client {
+            token,
+            sock: None,
+            tls: None,
+            state: State::Down { at_ns: 0 },
+            connect_start_ns: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            scratch: Vec::new(),
+            inbuf: vec![0; READ_CHUNK],
+            in_start: 0,
+            in_end: 0,
+            pending: VecDeque::new(),
+            sent_on_conn: 0,
+            to_send,
+            pacer,
+            keys,
+            ops,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// The next instant this connection has something to do without a socket event: a
+    /// scheduled request or a redial.
+    pub fn wake_at(&self, sh: &Shared) -> Option<u64> {
+        match self.state {
+            State::Down { at_ns } => Some(at_ns),
+            State::Ready if self.pending.len() < sh.pipeline => self.pacer.as_ref().map(Pacer::due),
+            _ => None,
+        }
+    }
+
+    fn close(&mut self, reg: &Registry) {
+        if let Some(mut sock) = self.sock.take() {
+            if let Some(tls) = self.tls.as_mut() {
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut sock);
+            }
+            let _ = reg.deregister(&mut sock);
+        }
+        self.tls = None;
+        self.out.clear();
+        self.out_pos = 0;
+        self.in_start = 0;
+        self.in_end = 0;
+    }
+
+    /// A connection failed: count it and what was in flight, dial again shortly.
+    fn fail(&mut self, reg: &Registry, now: u64, iv: &mut Interval, kind: &str) {
+        iv.error(kind);
+        for p in self.pending.drain(..) {
+            if p.kind != Kind::Auth {
+                iv.error("lost-in-flight");
+            }
+        }
+        self.close(reg);
+        self.state = State::Down { at_ns: now + RETRY_NS };
+    }
+
+    fn connect(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
+        self.connect_start_ns = now;
+        self.sent_on_conn = 0;
+        let mut sock = match TcpStream::connect(sh.addr) {
+            Ok(s) => s,
+            Err(_) => return self.fail(reg, now, iv, "connect"),
+        };
+        let _ = sock.set_nodelay(true);
+        if reg.register(&mut sock, self.token, Interest::READABLE | Interest::WRITABLE).is_err() {
+            return self.fail(reg, now, iv, "connect");
+        }
+        if let Some((cfg, name)) = &sh.tls {
+            match ClientConnection::new(cfg.clone(), name.clone()) {
+                Ok(c) => self.tls = Some(c),
+                Err(_) => return self.fail(reg, now, iv, "tls"),
+            }
+        }
+        self.sock = Some(sock);
+        self.state = State::Connecting;
+    }
+
+    /// Handles a readiness event or a timer: moves the connection on as far as it can go.
+    pub fn drive(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
+        if let State::Down { at_ns } = self.state {
+            if at_ns > now {
+                return;
+            }
+            if sh.end_ns.is_some_and(|e| now >= e) || self.to_send == Some(0) {
+                self.state = State::Finished;
+                return;
+            }
+            self.connect(reg, sh, now, iv);
+        }
+        if self.state == State::Connecting {
+            let Some(sock) = self.sock.as_ref() else { return };
+            match sock.take_error() {
+                Ok(None) => {}
+                _ => return self.fail(reg, now, iv, "connect"),
+            }
+            match sock.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::NotConnected => return, // not yet
+                Err(_) => return self.fail(reg, now, iv, "connect"),
+            }
+            if self.tls.is_some() {
+                self.state = State::Handshaking;
+            } else {
+                self.established(sh, now, iv);
+            }
+        }
+        if matches!(self.state, State::Handshaking | State::Ready) {
+            if let Err(kind) = self.io(sh, now, iv) {
+                return self.fail(reg, now, iv, kind);
+            }
+            if self.state == State::Ready {
+                self.after_replies(reg, sh, now, iv);
+            }
+        }
+    }
+
+    fn established(&mut self, sh: &Shared, now: u64, iv: &mut Interval) {
+        self.state = State::Ready;
+        iv.handshakes += 1;
+        if self.tls.as_ref().and_then(|t| t.handshake_kind()) == Some(HandshakeKind::Resumed) {
+            iv.resumed += 1;
+        }
+        iv.handshake_latency.saturating_record(now.saturating_sub(self.connect_start_ns).max(1));
+        if let Some(auth) = &sh.auth {
+            self.buffer(auth);
+            self.pending.push_back(Pending { start_ns: now, kind: Kind::Auth });
+        }
+    }
+
+    /// Reads what arrived, sends what is due, flushes. `Err` names the failure.
+    fn io(&mut self, sh: &Shared, now: u64, iv: &mut Interval) -> Result<(), &'static str> {
+        self.read(sh, now, iv)?;
+        if self.state == State::Ready {
+            self.fill(sh, now);
+        }
+        self.flush()
+    }
+
+    fn read(&mut self, sh: &Shared, now: u64, iv: &mut Interval) -> Result<(), &'static str> {
+        // The socket is moved out for the loop so replies can be handled between reads.
+        let Some(mut sock) = self.sock.take() else { return Ok(()) };
+        let r = self.read_from(&mut sock, sh, now, iv);
+        self.sock = Some(sock);
+        r
+    }
+
+    fn make_room(&mut self) {
+        if self.inbuf.len() - self.in_end >= READ_CHUNK {
+            return;
+        }
+        if self.in_start > 0 {
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+            self.in_end -= self.in_start;
+            self.in_start = 0;
+        }
+        if self.inbuf.len() - self.in_end < READ_CHUNK {
+            self.inbuf.resize(self.in_end + READ_CHUNK, 0);
+        }
+    }
+
+    fn read_from(
+        &mut self,
+        sock: &mut TcpStream,
+        sh: &Shared,
+        now: u64,
+        iv: &mut Interval,
+    ) -> Result<(), &'static str> {
+        loop {
+            self.make_room();
+            let Some(tls) = self.tls.as_mut() else {
+                match sock.read(&mut self.inbuf[self.in_end..]) {
+                    Ok(0) => return Err("closed-by-server"),
+                    Ok(n) => self.in_end += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => return Err("connection-reset"),
+                }
+                self.replies(now, iv)?;
+                continue;
+            };
+            match tls.read_tls(sock) {
+                Ok(0) => return Err("closed-by-server"),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return Err("connection-reset"),
+            }
+            tls.process_new_packets().map_err(|_| "tls")?;
+            let handshake_done = self.state == State::Handshaking && !tls.is_handshaking();
+            if handshake_done {
+                self.established(sh, now, iv);
+            }
+            loop {
+                self.make_room();
+                let tls = self.tls.as_mut().expect("a TLS connection keeps its session while reading");
+                match tls.reader().read(&mut self.inbuf[self.in_end..]) {
+                    Ok(0) => return Err("closed-by-server"),
+                    Ok(n) => self.in_end += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => return Err("connection-reset"),
+                }
+            }
+            self.replies(now, iv)?;
+        }
+    }
+
+    fn replies(&mut self, now: u64, iv: &mut Interval) -> Result<(), &'static str> {
+        while self.in_start < self.in_end {
+            let buf = &self.inbuf[self.in_start..self.in_end];
+            let (len, kind) = match reply::scan(buf) {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(_) => return Err("protocol"),
+            };
+            let Some(p) = self.pending.pop_front() else { return Err("unexpected-reply") };
+            match (p.kind, kind) {
+                (_, Reply::Error { start, end }) => {
+                    let what = reply::error_kind(&buf[start..end]);
+                    iv.error(if p.kind == Kind::Auth { "auth" } else { &what });
+                    if p.kind == Kind::Set {
+                        iv.sets += 1;
+                    } else if p.kind == Kind::Get {
+                        iv.gets += 1;
+                    }
+                }
+                (Kind::Auth, _) => {}
+                (Kind::Set, _) => iv.sets += 1,
+                (Kind::Get, Reply::Bulk) => {
+                    iv.gets += 1;
+                    iv.hits += 1;
+                }
+                (Kind::Get, _) => {
+                    iv.gets += 1;
+                    iv.misses += 1;
+                }
+            }
+            if p.kind != Kind::Auth {
+                iv.latency.saturating_record(now.saturating_sub(p.start_ns).max(1));
+            }
+            self.in_start += len;
+        }
+        if self.in_start == self.in_end {
+            self.in_start = 0;
+            self.in_end = 0;
+        }
+        Ok(())
+    }
+
+    fn may_send(&self, sh: &Shared, now: u64) -> bool {
+        self.pending.len() < sh.pipeline
+            && self.to_send != Some(0)
+            && sh.reconnect_interval.is_none_or(|n| self.sent_on_conn < n)
+            && sh.end_ns.is_none_or(|e| now < e)
+    }
+
+    /// Sends requests until the pipeline is full (or, paced, until none is due).
+    fn fill(&mut self, sh: &Shared, now: u64) {
+        while self.may_send(sh, now) {
+            let start_ns = match self.pacer.as_mut() {
+                Some(p) => match p.take(now) {
+                    Some(due) => due,
+                    None => break,
+                },
+                None => now,
+            };
+            let op = self.ops.next_op();
+            let key = self.keys.next_key(op);
+            let kind = self.encode(sh, op, key);
+            self.pending.push_back(Pending { start_ns, kind });
+            self.sent_on_conn += 1;
+            if now >= sh.warmup_ns {
+                if let Some(n) = self.to_send.as_mut() {
+                    *n -= 1;
+                }
+            }
+        }
+        if self.tls.is_some() && !self.scratch.is_empty() {
+            let scratch = std::mem::take(&mut self.scratch);
+            self.buffer(&scratch);
+            self.scratch = scratch;
+            self.scratch.clear();
+        }
+    }
+
+    /// Writes the request into the plaintext out-buffer, or into scratch for one TLS record.
+    fn encode(&mut self, sh: &Shared, op: Op, key: u64) -> Kind {
+        let out = if self.tls.is_some() { &mut self.scratch } else { &mut self.out };
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(key).as_bytes();
+        let mut len = itoa::Buffer::new();
+        let klen = len.format(sh.key_prefix.len() + digits.len());
+        let kind = match op {
+            Op::Set => {
+                out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$");
+                Kind::Set
+            }
+            Op::Get => {
+                out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$");
+                Kind::Get
+            }
+        };
+        out.extend_from_slice(klen.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&sh.key_prefix);
+        out.extend_from_slice(digits);
+        out.extend_from_slice(b"\r\n");
+        if op == Op::Set {
+            let mut vlen = itoa::Buffer::new();
+            out.push(b'$');
+            out.extend_from_slice(vlen.format(sh.value.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&sh.value);
+            out.extend_from_slice(b"\r\n");
+        }
+        kind
+    }
+
+    fn buffer(&mut self, bytes: &[u8]) {
+        match self.tls.as_mut() {
+            // rustls seals what it is given straight into records queued for write_tls.
+            Some(t) => {
+                let _ = t.writer().write_all(bytes);
+            }
+            None => self.out.extend_from_slice(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), &'static str> {
+        let Some(sock) = self.sock.as_mut() else { return Ok(()) };
+        if let Some(tls) = self.tls.as_mut() {
+            while tls.wants_write() {
+                match tls.write_tls(sock) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return Err("connection-reset"),
+                }
+            }
+            return Ok(());
+        }
+        while self.out_pos < self.out.len() {
+            match sock.write(&self.out[self.out_pos..]) {
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err("connection-reset"),
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(())
+    }
+
+    /// After replies: reconnect when the connection has served its share, finish when the
+    /// requests are done.
+    fn after_replies(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        if self.to_send == Some(0) || sh.end_ns.is_some_and(|e| now >= e) {
+            self.close(reg);
+            self.state = State::Finished;
+        } else if sh.reconnect_interval.is_some_and(|n| self.sent_on_conn >= n) {
+            self.close(reg);
+            self.connect(reg, sh, now, iv);
+            self.drive(reg, sh, now, iv);
+        }
+    }
+
+    /// At the end of a timed run: stop where it stands (replies still in flight are neither
+    /// counted nor errors).
+    pub fn stop(&mut self, reg: &Registry) {
+        self.close(reg);
+        self.pending.clear();
+        self.state = State::Finished;
+    }
+}
