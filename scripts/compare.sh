@@ -1,38 +1,53 @@
 #!/usr/bin/env bash
-# Side-by-side: cachet against redis-server (and valkey-server when installed) on the same
+# Side by side: cachet against redis-server (and valkey-server when installed) on the same
 # workloads, same certificates, same machine, in one run.
 #
-# Each server is pinned to core 0 and the load generator (redis-benchmark) to core 1. The figure
-# that compares servers is server CPU time per request: utime+stime of the server process, read
-# from /proc/PID/stat before and after each workload, divided by the requests served. ops/s is
-# printed beside it, but at pipeline 1 the one-core client usually saturates first.
+# Each server is pinned to core 0 (cachet with one worker) and the load to core 1. The figure
+# that compares servers is server CPU time per request: utime+stime of the server process from
+# /proc/PID/stat over the measured part of each run, divided by the requests served. ops/s and
+# p99 are printed beside it; at pipeline 1 the one-core client saturates first.
 #
-# Usage: scripts/compare.sh [-n REQUESTS_P16] [-m REQUESTS_P1]
-# Bounded: every workload has a request count and a timeout; every process it starts is
-# stopped by PID on exit.
+# Load generator: `cachet bench` (one pinned thread, 50 connections, 16-byte keys over 100 000,
+# SETs then GETs of the same keys so GETs hit), and redis-benchmark on the same persistent
+# workloads when it is on PATH (memtier_benchmark too), so the figures do not rest on our own
+# generator alone. Every cachet-bench figure is the median of -r repeats.
+#
+# Workloads: TLS and plaintext; SET and GET; pipeline 1 and 16 with 32-byte values, pipeline 16
+# with 1 KiB values; connection churn (a new TLS connection per request: full TLS 1.3, resumed
+# TLS 1.3, resumed TLS 1.2; server CPU per connection); and p99 with TLS GETs paced at 80% of
+# the most redis-server reached at pipeline 1, the same rate for every server.
+#
+# Usage: scripts/compare.sh [-r REPEATS] [-T SECONDS] [-o DIR] [-q]
+#   -r  repeats per workload (default 3)   -T  measured seconds per run (default 2; +1 warm-up)
+#   -o  keep every run's JSON and the HTML reports here (default: a temporary directory)
+#   -q  quick: 1 repeat of 1 second (for a smoke test)
+# Bounded: about 6 minutes with the defaults; every run has its own time limit, and every
+# process the script starts is stopped by PID on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-N16=2000000
-N1=300000
-while getopts "n:m:" o; do
+REPEATS=3
+SECS=2
+OUT=
+while getopts "r:T:o:q" o; do
   case $o in
-    n) N16=$OPTARG ;;
-    m) N1=$OPTARG ;;
-    *) echo "usage: $0 [-n requests_at_p16] [-m requests_at_p1]"; exit 2 ;;
+    r) REPEATS=$OPTARG ;;
+    T) SECS=$OPTARG ;;
+    o) OUT=$OPTARG ;;
+    q) REPEATS=1; SECS=1 ;;
+    *) sed -n '2,26p' "$0"; exit 2 ;;
   esac
 done
 
-command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark (Debian: redis-tools)"; exit 1; }
 command -v taskset >/dev/null || { echo "needs taskset (util-linux)"; exit 1; }
 cargo build --release -q || exit 1
 BIN=$PWD/target/release/cachet
 . scripts/lib.sh
+[ -n "$OUT" ] || OUT=$WORK/out
+mkdir -p "$OUT"
 "$BIN" certs --out "$WORK/certs" >/dev/null
 CA=$WORK/certs/ca.crt
 TICK=$(getconf CLK_TCK)
-
-
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 wait_port() {
@@ -43,7 +58,6 @@ wait_port() {
   return 1
 }
 
-# Starts each server with a plaintext port and a TLS port; sets <name>_PID, _PORT, _TLS_PORT.
 declare -A PID PLAIN TLS
 start_cachet() {
   local p t; p=$(free_port); t=$(free_port)
@@ -55,9 +69,10 @@ start_cachet() {
 }
 start_redislike() { # name binary
   local p t; p=$(free_port); t=$(free_port)
+  mkdir -p "$WORK/$1"
   taskset -c 0 "$2" --port "$p" --tls-port "$t" --tls-cert-file "$WORK/certs/server.crt" \
     --tls-key-file "$WORK/certs/server.key" --tls-ca-cert-file "$CA" --tls-auth-clients no \
-    --save "" --appendonly no --daemonize no --logfile "$WORK/$1.log" &
+    --save "" --appendonly no --daemonize no --dir "$WORK/$1" --logfile "$WORK/$1.log" &
   PID[$1]=$!; PIDS+=($!); PLAIN[$1]=$p; TLS[$1]=$t
   wait_port "$t"
 }
@@ -66,43 +81,154 @@ SERVERS=(cachet)
 start_cachet
 if command -v redis-server >/dev/null; then start_redislike redis redis-server; SERVERS+=(redis); fi
 if command -v valkey-server >/dev/null; then start_redislike valkey valkey-server; SERVERS+=(valkey); fi
+echo "servers: ${SERVERS[*]} (core 0); load: cachet bench on core 1; $REPEATS x ${SECS}s per workload"
 
-# run SERVER TLS(yes|no) TEST(set|get) PIPELINE REQUESTS -> prints "ops cpu_us_per_req"
-run() {
-  local s=$1 tls=$2 test=$3 pipe=$4 n=$5 port args=()
-  if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA"); else port=${PLAIN[$s]}; fi
-  local before after out ops
-  before=$(cpu_ticks "${PID[$s]}")
-  out=$(timeout 300 taskset -c 1 redis-benchmark "${args[@]}" -h localhost -p "$port" -t "$test" \
-        -n "$n" -c 50 -P "$pipe" -d 32 -r 100000 -q 2>&1 | tr '\r' '\n' | grep 'requests per second' | tail -1)
-  after=$(cpu_ticks "${PID[$s]}")
-  ops=$(echo "$out" | awk '{print $2}')
-  awk -v b="$before" -v a="$after" -v n="$n" -v t="$TICK" -v ops="$ops" \
-    'BEGIN { printf "%s %.3f\n", ops, (a - b) / t * 1e6 / n }'
+RESULTS=$WORK/results.tsv
+: > "$RESULTS"
+KEYS=(--key-prefix "memtier:k" --key-minimum 1000000 --key-maximum 1099999)
+
+# bench SERVER WORKLOAD-NAME TLS(yes|no) REPEAT [cachet bench flags...]: one run, one TSV line.
+bench() {
+  local s=$1 name=$2 tls=$3 rep=$4; shift 4
+  local port=${PLAIN[$s]} args=()
+  if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA" --sni localhost); fi
+  local json="$OUT/$s-${name// /_}-$rep.json"
+  timeout $((SECS + 60)) taskset -c 1 "$BIN" bench -s 127.0.0.1 -p "$port" "${args[@]}" -t 1 -c 50 \
+    "${KEYS[@]}" --warmup 1 --test-time "$SECS" --server-pid "${PID[$s]}" --hide-progress \
+    --run-label "$s $name" --json-out-file "$json" "$@" >/dev/null 2>"$WORK/bench.err" \
+    || { echo "  $s $name: cachet bench failed: $(tail -1 "$WORK/bench.err")"; return 1; }
+  python3 - "$json" "$s" "$name" >>"$RESULTS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["runs"][0]["totals"]
+cpu = r.get("server_cpu") or {}
+errs = sum(r["errors"].values())
+print("\t".join(str(x) for x in [sys.argv[2], sys.argv[3], r["ops_per_sec"], r["latency_ms"]["p99"],
+      cpu.get("us_per_request", 0), cpu.get("us_per_connection") or 0, errs]))
+PY
 }
 
-printf '%-26s' "workload"
-for s in "${SERVERS[@]}"; do printf '%22s' "$s ops/s | us/req"; done
-[ ${#SERVERS[@]} -gt 1 ] && printf '%18s' "cachet/redis CPU"
-echo
+# Persistent connections.
+WORKLOADS=()
 for tls in yes no; do
-  for pipe in 1 16; do
-    for test in set get; do
-      n=$N16; [ "$pipe" = 1 ] && n=$N1
-      label="$( [ $tls = yes ] && echo TLS || echo plain ) ${test^^} P$pipe"
-      printf '%-26s' "$label"
-      declare -A CPU=()
-      for s in "${SERVERS[@]}"; do
-        read -r ops cpu < <(run "$s" "$tls" "$test" "$pipe" "$n")
-        CPU[$s]=$cpu
-        printf '%12s | %7s' "${ops%.*}" "$cpu"
-      done
-      if [ -n "${CPU[redis]:-}" ]; then
-        awk -v c="${CPU[cachet]}" -v r="${CPU[redis]}" 'BEGIN { printf "%18.2f", (r > 0 ? c / r : 0) }'
-      fi
-      echo
+  for wl in "1 32" "16 32" "16 1024"; do
+    read -r pipe size <<<"$wl"
+    for op in SET GET; do
+      WORKLOADS+=("$tls $op $pipe $size")
     done
   done
 done
-echo "(server pinned to core 0, redis-benchmark to core 1; 50 connections, 32-byte values;"
-echo " us/req = server utime+stime per request from /proc; ratio < 1 means cachet uses less CPU)"
+for rep in $(seq 1 "$REPEATS"); do
+  for w in "${WORKLOADS[@]}"; do
+    read -r tls op pipe size <<<"$w"
+    name="$([ "$tls" = yes ] && echo TLS || echo plain) $op P$pipe ${size}B"
+    ratio=1:0; [ "$op" = GET ] && ratio=0:1
+    for s in "${SERVERS[@]}"; do
+      bench "$s" "$name" "$tls" "$rep" --pipeline "$pipe" -d "$size" --ratio "$ratio"
+    done
+  done
+  # Churn: one request per connection, so server CPU per connection is the handshake's.
+  for churn in "full TLS1.3:no:TLSv1.3" "resumed TLS1.3:yes:TLSv1.3" "resumed TLS1.2:yes:TLSv1.2"; do
+    IFS=: read -r label resume proto <<<"$churn"
+    for s in "${SERVERS[@]}"; do
+      bench "$s" "churn $label" yes "$rep" --reconnect-interval 1 --tls-resume "$resume" \
+        --tls-protocols "$proto" --ratio 0:1
+    done
+  done
+done
+
+median() { # SERVER WORKLOAD COLUMN(3=ops 4=p99 5=cpu/req 6=cpu/conn)
+  awk -F'\t' -v s="$1" -v w="$2" -v c="$3" '$1 == s && $2 == w {print $c}' "$RESULTS" | sort -g |
+    awk '{v[NR] = $1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# Fixed-rate latency: 80% of the most redis-server reached with TLS GETs at pipeline 1.
+if [ -n "${PID[redis]:-}" ]; then
+  RATE=$(awk -v m="$(median redis "TLS GET P1 32B" 3)" 'BEGIN {printf "%d", m * 0.8}')
+  if [ "$RATE" -gt 0 ]; then
+    for rep in $(seq 1 "$REPEATS"); do
+      for s in "${SERVERS[@]}"; do
+        bench "$s" "TLS GET P1 rate ${RATE}" yes "$rep" --ratio 0:1 --rate "$RATE"
+      done
+    done
+  fi
+fi
+
+# redis-benchmark on the same persistent workloads, once each (CPU per request by /proc).
+RB=$WORK/redis-benchmark.tsv
+: > "$RB"
+if command -v redis-benchmark >/dev/null; then
+  for tls in yes no; do
+    for pipe in 1 16; do
+      for op in set get; do
+        n=$((pipe == 1 ? 200000 : 1500000))
+        name="$([ "$tls" = yes ] && echo TLS || echo plain) ${op^^} P$pipe 32B"
+        for s in "${SERVERS[@]}"; do
+          port=${PLAIN[$s]}; args=()
+          if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA"); fi
+          before=$(cpu_ticks "${PID[$s]}")
+          ops=$(timeout 120 taskset -c 1 redis-benchmark "${args[@]}" -h localhost -p "$port" -t "$op" \
+                -n "$n" -c 50 -P "$pipe" -d 32 -r 100000 -q 2>&1 | tr '\r' '\n' |
+                awk '/requests per second/ {v = $2} END {print v + 0}')
+          after=$(cpu_ticks "${PID[$s]}")
+          awk -v s="$s" -v w="$name" -v o="$ops" -v b="$before" -v a="$after" -v n="$n" -v t="$TICK" \
+            'BEGIN {printf "%s\t%s\t%s\t%.3f\n", s, w, o, (a - b) / t * 1e6 / n}' >>"$RB"
+        done
+      done
+    done
+  done
+fi
+if command -v memtier_benchmark >/dev/null; then
+  echo "(memtier_benchmark found: run it by hand with the same flags; cachet bench takes them)"
+fi
+
+# The table.
+ref=${SERVERS[1]:-}
+printf '\n%-30s' "cachet bench (median of $REPEATS)"
+for s in "${SERVERS[@]}"; do printf '%28s' "$s ops/s  p99ms  us/req"; done
+[ -n "$ref" ] && printf '%12s%12s' "CPU c/$ref" "p99 c/$ref"
+echo
+mapfile -t NAMES < <(awk -F'\t' '!seen[$2]++ {print $2}' "$RESULTS")
+for name in "${NAMES[@]}"; do
+  printf '%-30s' "$name"
+  declare -A CPU=() P99=()
+  for s in "${SERVERS[@]}"; do
+    ops=$(median "$s" "$name" 3); p99=$(median "$s" "$name" 4)
+    if [[ $name == churn* ]]; then cpu=$(median "$s" "$name" 6); else cpu=$(median "$s" "$name" 5); fi
+    CPU[$s]=$cpu; P99[$s]=$p99
+    printf '%12.0f %6.3f %8.2f' "$ops" "$p99" "$cpu"
+  done
+  if [ -n "$ref" ]; then
+    awk -v c="${CPU[cachet]}" -v r="${CPU[$ref]}" -v pc="${P99[cachet]}" -v pr="${P99[$ref]}" \
+      'BEGIN {printf "%12.2f%12.2f", (r > 0 ? c / r : 0), (pr > 0 ? pc / pr : 0)}'
+  fi
+  echo
+done
+echo "(churn rows: us/req is server CPU per connection: handshake + one GET)"
+if [ -s "$RB" ]; then
+  printf '\n%-30s' "redis-benchmark (one run)"
+  for s in "${SERVERS[@]}"; do printf '%22s' "$s ops/s  us/req"; done
+  [ -n "$ref" ] && printf '%12s' "CPU c/$ref"
+  echo
+  mapfile -t RBN < <(awk -F'\t' '!seen[$2]++ {print $2}' "$RB")
+  for name in "${RBN[@]}"; do
+    printf '%-30s' "$name"
+    declare -A C2=()
+    for s in "${SERVERS[@]}"; do
+      read -r ops cpu < <(awk -F'\t' -v s="$s" -v w="$name" '$1 == s && $2 == w {print $3, $4}' "$RB")
+      C2[$s]=$cpu
+      printf '%13.0f %8.2f' "$ops" "$cpu"
+    done
+    [ -n "$ref" ] && awk -v c="${C2[cachet]}" -v r="${C2[$ref]}" 'BEGIN {printf "%12.2f", (r > 0 ? c / r : 0)}'
+    echo
+  done
+fi
+errors=$(awk -F'\t' '{e += $7} END {print e + 0}' "$RESULTS")
+echo
+echo "errors in all cachet bench runs: $errors"
+# Reports: the fixed-rate runs (latency curves), and TLS GET P16 32B.
+for pat in "TLS_GET_P1_rate" "TLS_GET_P16_32B"; do
+  files=("$OUT"/*-"$pat"*-1.json)
+  [ -e "${files[0]}" ] && "$BIN" report "${files[@]}" -o "$OUT/report-$pat.html" 2>/dev/null
+done
+[ "$OUT" != "$WORK/out" ] && echo "JSON and HTML reports in $OUT"
+[ "$errors" -eq 0 ]

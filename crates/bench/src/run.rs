@@ -10,8 +10,10 @@ use crate::stats::{self, Handshakes, Interval, Latency, RunResult, Second, Serve
 use crate::{probe, tlsconf};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mio::{Events, Poll, Token};
+use rustls::ClientConfig;
 use std::collections::BTreeMap;
 use std::net::ToSocketAddrs;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECOND: u64 = 1_000_000_000;
@@ -39,7 +41,14 @@ fn now_ns(start: Instant) -> u64 {
     start.elapsed().as_nanos() as u64
 }
 
-fn load_thread(t: usize, w: &Workload, sh: Shared, start: Instant, tx: &Sender<Report>) {
+fn load_thread(
+    t: usize,
+    w: &Workload,
+    sh: Shared,
+    tls: Option<Arc<ClientConfig>>,
+    start: Instant,
+    tx: &Sender<Report>,
+) {
     let mut poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => {
@@ -54,7 +63,10 @@ fn load_thread(t: usize, w: &Workload, sh: Shared, start: Instant, tx: &Sender<R
             let pacer = w.rate.map(|r| Pacer::new(0, r, conns, global));
             let seed = 0x9e37_79b9_7f4a_7c15u64.wrapping_mul(global as u64 + 1);
             let keys = KeyGen::new(&w.keys, global as u64, conns as u64, seed);
-            Client::new(Token(i), w.requests, pacer, keys, OpCycle::new(w.ratio, global as u32))
+            let own_tls = tls
+                .as_ref()
+                .map(|base| tlsconf::own_sessions(base, w.tls.as_ref().is_some_and(|o| o.resume)));
+            Client::new(Token(i), own_tls, w.requests, pacer, keys, OpCycle::new(w.ratio, global as u32))
         })
         .collect();
     let mut events = Events::with_capacity(1024);
@@ -163,13 +175,16 @@ pub fn run(w: &Workload, label: Option<&str>, progress: bool) -> Result<RunResul
     let start = Instant::now();
     let mut handles = Vec::new();
     for t in 0..w.threads {
-        let tls = match &w.tls {
-            Some(o) => Some(tlsconf::client(o)?),
-            None => None,
+        let (tls, server_name) = match &w.tls {
+            Some(o) => {
+                let (cfg, name) = tlsconf::client(o)?;
+                (Some(cfg), Some(name))
+            }
+            None => (None, None),
         };
         let sh = Shared {
             addr,
-            tls,
+            server_name,
             pipeline: w.pipeline,
             key_prefix: w.key_prefix.as_bytes().to_vec(),
             value: value.clone(),
@@ -186,7 +201,7 @@ pub fn run(w: &Workload, label: Option<&str>, progress: bool) -> Result<RunResul
                 if let Some(c) = core {
                     core_affinity::set_for_current(c);
                 }
-                load_thread(t, &w, sh, start, &tx);
+                load_thread(t, &w, sh, tls, start, &tx);
             })
             .map_err(|e| format!("cannot start a load thread: {e}"))?;
         handles.push(h);

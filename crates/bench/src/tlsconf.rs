@@ -10,9 +10,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 
-/// Tickets and session IDs kept for resumption; every connection of a thread talks to the
-/// same server, so a handful per thread is plenty.
-const SESSIONS: usize = 256;
+/// Sessions a connection keeps for resumption (it talks to one server: a few tickets).
+const SESSIONS: usize = 4;
 
 /// `--tls-skip-verify`: accepts any certificate but still checks the handshake signatures,
 /// so the server does the same work as for a verifying client.
@@ -51,8 +50,8 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-/// A fresh configuration (each load thread has its own, so their session caches do not
-/// contend) and the server name to send.
+/// A configuration and the server name to send. Each connection then takes its own copy
+/// ([`own_sessions`]).
 pub fn client(o: &TlsOpts) -> Result<(Arc<ClientConfig>, ServerName<'static>), String> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let mut versions = Vec::new();
@@ -91,4 +90,11 @@ pub fn client(o: &TlsOpts) -> Result<(Arc<ClientConfig>, ServerName<'static>), S
     cfg.resumption = if o.resume { Resumption::in_memory_sessions(SESSIONS) } else { Resumption::disabled() };
     let name = ServerName::try_from(o.sni.clone()).map_err(|e| format!("--sni '{}': {e}", o.sni))?;
     Ok((Arc::new(cfg), name))
+}
+
+/// A copy of `base` with a resumption store of its own (or none), for one connection.
+pub fn own_sessions(base: &Arc<ClientConfig>, resume: bool) -> Arc<ClientConfig> {
+    let mut c = (**base).clone();
+    c.resumption = if resume { Resumption::in_memory_sessions(SESSIONS) } else { Resumption::disabled() };
+    Arc::new(c)
 }
