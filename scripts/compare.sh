@@ -177,8 +177,37 @@ if command -v redis-benchmark >/dev/null; then
     done
   done
 fi
+# memtier_benchmark too when installed (not in Debian 12; cachet bench takes the same flags).
 if command -v memtier_benchmark >/dev/null; then
-  echo "(memtier_benchmark found: run it by hand with the same flags; cachet bench takes them)"
+  for tls in yes no; do
+    for pipe in 1 16; do
+      for op in SET GET; do
+        name="$([ "$tls" = yes ] && echo TLS || echo plain) $op P$pipe 32B"
+        ratio=1:0; [ "$op" = GET ] && ratio=0:1
+        for s in "${SERVERS[@]}"; do
+          port=${PLAIN[$s]}; args=()
+          if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA" --sni localhost); fi
+          json=$WORK/memtier.json
+          before=$(cpu_ticks "${PID[$s]}")
+          timeout $((SECS + 60)) taskset -c 1 memtier_benchmark -s 127.0.0.1 -p "$port" "${args[@]}" \
+            -t 1 -c 50 --pipeline "$pipe" --ratio "$ratio" -d 32 "${KEYS[@]}" --test-time "$SECS" \
+            --hide-histogram --json-out-file "$json" >/dev/null 2>&1
+          after=$(cpu_ticks "${PID[$s]}")
+          python3 - "$json" "$s" "memtier $name" "$before" "$after" "$TICK" "$SECS" >>"$RB" <<'PY'
+import json, sys
+try:
+    t = json.load(open(sys.argv[1]))["ALL STATS"]["Totals"]
+except Exception:
+    sys.exit(0)
+ops = t["Ops/sec"]
+n = t.get("Count") or ops * float(sys.argv[7])
+cpu = (int(sys.argv[5]) - int(sys.argv[4])) / float(sys.argv[6]) * 1e6 / max(n, 1)
+print(f"{sys.argv[2]}\t{sys.argv[3]}\t{ops}\t{cpu:.3f}")
+PY
+        done
+      done
+    done
+  done
 fi
 
 # The table.
@@ -205,7 +234,7 @@ for name in "${NAMES[@]}"; do
 done
 echo "(churn rows: us/req is server CPU per connection: handshake + one GET)"
 if [ -s "$RB" ]; then
-  printf '\n%-30s' "redis-benchmark (one run)"
+  printf '\n%-30s' "redis-benchmark/memtier (1 run)"
   for s in "${SERVERS[@]}"; do printf '%22s' "$s ops/s  us/req"; done
   [ -n "$ref" ] && printf '%12s' "CPU c/$ref"
   echo
