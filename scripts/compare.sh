@@ -126,7 +126,11 @@ for rep in $(seq 1 "$REPEATS"); do
       bench "$s" "$name" "$tls" "$rep" --pipeline "$pipe" -d "$size" --ratio "$ratio"
     done
   done
-  # Churn: one request per connection, so server CPU per connection is the handshake's.
+  # Churn: one request per connection. The plaintext row is the connection without TLS
+  # (TCP setup and teardown, one GET); TLS rows minus it are the handshake's own CPU.
+  for s in "${SERVERS[@]}"; do
+    bench "$s" "churn plain TCP" no "$rep" --reconnect-interval 1 --ratio 0:1
+  done
   for churn in "full TLS1.3:no:TLSv1.3" "resumed TLS1.3:yes:TLSv1.3" "resumed TLS1.2:yes:TLSv1.2"; do
     IFS=: read -r label resume proto <<<"$churn"
     for s in "${SERVERS[@]}"; do
@@ -232,7 +236,17 @@ for name in "${NAMES[@]}"; do
   fi
   echo
 done
-echo "(churn rows: us/req is server CPU per connection: handshake + one GET)"
+echo "(churn rows: us/req is server CPU per connection: TCP, handshake and one GET)"
+printf '\n%-30s' "handshake CPU (TLS - plain churn)"
+for s in "${SERVERS[@]}"; do printf '%14s' "$s us"; done
+echo
+for label in "full TLS1.3" "resumed TLS1.3" "resumed TLS1.2"; do
+  printf '%-30s' "$label"
+  for s in "${SERVERS[@]}"; do
+    awk -v t="$(median "$s" "churn $label" 6)" -v p="$(median "$s" "churn plain TCP" 6)" 'BEGIN {printf "%14.1f", t - p}'
+  done
+  echo
+done
 if [ -s "$RB" ]; then
   printf '\n%-30s' "redis-benchmark/memtier (1 run)"
   for s in "${SERVERS[@]}"; do printf '%22s' "$s ops/s  us/req"; done

@@ -408,3 +408,64 @@ fn cachet_and_redis_side_by_side_in_one_report_a_browser_can_read() {
         std::fs::copy(&shot, p).unwrap();
     }
 }
+
+/// A server that answers the probe's INFO, then goes silent on every later connection.
+fn silent_after_probe() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, conn) in l.incoming().enumerate() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if i == 0 && seen.windows(4).any(|w| w == b"INFO") {
+                        let body = "# Server\r\nredis_version:7.0.0\r\n";
+                        let _ = c.write_all(format!("${}\r\n{body}\r\n", body.len()).as_bytes());
+                        seen.clear();
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_stops_answering_ends_the_run_with_timeouts_not_a_hang() {
+    let port = silent_after_probe().to_string();
+    let dir = TempDir::new("bench-silent");
+    let out = dir.0.join("silent.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cachet"))
+        .args(["bench", "-s", "127.0.0.1", "-p", &port, "-t", "1", "-c", "2", "-n", "100", "--timeout", "1"])
+        .args(["--hide-progress", "--json-out-file", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded wait: the run must end by itself; a hang fails the test instead of stalling it.
+    let mut status = None;
+    for _ in 0..6000 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("cachet bench did not end against a silent server");
+    };
+    assert!(status.success());
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let t = &j["runs"][0]["totals"];
+    assert_eq!(u(&t["ops"]), 0);
+    assert_eq!(u(&t["errors"]["timeout"]), 2, "each connection given up once: {t}");
+    assert_eq!(u(&t["errors"]["lost-in-flight"]), 2, "its one request in flight counted: {t}");
+}

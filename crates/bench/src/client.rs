@@ -33,6 +33,8 @@ pub struct Shared {
     pub warmup_ns: u64,
     /// No request is sent at or after this instant.
     pub end_ns: Option<u64>,
+    /// A connection waiting this long for its handshake or a reply is given up (`--timeout`).
+    pub timeout_ns: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct Client {
     tls_config: Option<Arc<ClientConfig>>,
     state: State,
     connect_start_ns: u64,
+    /// When the connection last moved on: dialled, handshake done, or a reply arrived.
+    progress_ns: u64,
     /// Plaintext sockets: bytes not yet written.
     out: Vec<u8>,
     out_pos: usize,
@@ -102,6 +106,7 @@ impl Client {
             tls_config,
             state: State::Down { at_ns: 0 },
             connect_start_ns: 0,
+            progress_ns: 0,
             out: Vec::new(),
             out_pos: 0,
             scratch: Vec::new(),
@@ -158,8 +163,24 @@ impl Client {
         self.state = State::Down { at_ns: now + RETRY_NS };
     }
 
+    /// Called about once a second: a connection that has waited longer than `--timeout` for
+    /// its handshake or a reply is closed, its requests in flight counted as errors, and it
+    /// does not come back (a silent server ends the run instead of hanging it).
+    pub fn check_timeout(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
+        let waiting = match self.state {
+            State::Connecting | State::Handshaking => true,
+            State::Ready => !self.pending.is_empty(),
+            _ => false,
+        };
+        if waiting && now.saturating_sub(self.progress_ns) > sh.timeout_ns {
+            self.fail(reg, now, iv, "timeout");
+            self.state = State::Finished;
+        }
+    }
+
     fn connect(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
         self.connect_start_ns = now;
+        self.progress_ns = now;
         self.sent_on_conn = 0;
         let mut sock = match TcpStream::connect(sh.addr) {
             Ok(s) => s,
@@ -220,6 +241,7 @@ impl Client {
 
     fn established(&mut self, sh: &Shared, now: u64, iv: &mut Interval) {
         self.state = State::Ready;
+        self.progress_ns = now;
         iv.handshakes += 1;
         if self.tls.as_ref().and_then(|t| t.handshake_kind()) == Some(HandshakeKind::Resumed) {
             iv.resumed += 1;
@@ -317,6 +339,7 @@ impl Client {
                 Err(_) => return Err("protocol"),
             };
             let Some(p) = self.pending.pop_front() else { return Err("unexpected-reply") };
+            self.progress_ns = now;
             match (p.kind, kind) {
                 (_, Reply::Error { start, end }) => {
                     let what = reply::error_kind(&buf[start..end]);

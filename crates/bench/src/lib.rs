@@ -37,7 +37,8 @@ pub fn host() -> Host {
         hostname: read("/proc/sys/kernel/hostname").trim().to_string(),
         kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
         cpu_model,
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        // The machine's, not this process's CPU set (compare.sh pins the generator to one).
+        cpus: cpuinfo.lines().filter(|l| l.starts_with("processor")).count().max(1),
         memory_gib: (mem_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         arch: std::env::consts::ARCH.to_string(),
     }

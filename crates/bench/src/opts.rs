@@ -101,6 +101,10 @@ pub struct BenchArgs {
     /// Read this process's CPU time from /proc before and after: server CPU per request.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Seconds a connection may wait for its handshake or a reply before it is closed and
+    /// counted as an error (it does not reconnect: a silent server ends the run).
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
     /// Name of the run in the table, JSON and report (default: server, version, TLS or not).
     #[arg(long)]
     pub run_label: Option<String>,
@@ -142,6 +146,7 @@ pub struct Workload {
     pub rate: Option<u64>,
     pub reconnect_interval: Option<u64>,
     pub warmup: u64,
+    pub timeout: u64,
     pub server_pid: Option<u32>,
 }
 
@@ -202,6 +207,9 @@ impl BenchArgs {
         }
         if self.rate == Some(0) {
             return Err("--rate must be at least 1 request per second".into());
+        }
+        if self.timeout == 0 {
+            return Err("--timeout must be at least 1 second".into());
         }
         if self.reconnect_interval == Some(0) {
             return Err("--reconnect-interval must be at least 1".into());
@@ -273,6 +281,7 @@ impl BenchArgs {
             rate: self.rate,
             reconnect_interval: self.reconnect_interval,
             warmup: self.warmup,
+            timeout: self.timeout,
             server_pid: self.server_pid,
         })
     }

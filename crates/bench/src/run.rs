@@ -81,6 +81,9 @@ fn load_thread(
     loop {
         now = now_ns(start);
         while now >= (second + 1) * SECOND {
+            for c in clients.iter_mut() {
+                c.check_timeout(&reg, &sh, now, &mut iv);
+            }
             let done = std::mem::take(&mut iv);
             let _ = tx.send(Report::Tick { thread: t, second, interval: Box::new(done) });
             second += 1;
@@ -192,6 +195,7 @@ pub fn run(w: &Workload, label: Option<&str>, progress: bool) -> Result<RunResul
             reconnect_interval: w.reconnect_interval,
             warmup_ns,
             end_ns,
+            timeout_ns: w.timeout * SECOND,
         };
         let core = (!cores.is_empty()).then(|| cores[t % cores.len()]);
         let (w, tx) = (w.clone(), tx.clone());
