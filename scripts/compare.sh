@@ -21,7 +21,7 @@
 #   -r  repeats per workload (default 3)   -T  measured seconds per run (default 2; +1 warm-up)
 #   -o  keep every run's JSON and the HTML reports here (default: a temporary directory)
 #   -q  quick: 1 repeat of 1 second (for a smoke test)
-# Bounded: about 6 minutes with the defaults; every run has its own time limit, and every
+# Bounded: about 8 minutes with the defaults (2 with -q); every run has its own time limit, and every
 # process the script starts is stopped by PID on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
