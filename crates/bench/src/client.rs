@@ -200,7 +200,24 @@ impl Client {
         self.state = State::Connecting;
     }
 
-    /// Handles a readiness event or a timer: moves the connection on as far as it can go.
+    /// Acts on the clock alone: redials when due, sends the requests whose time has come.
+    pub fn on_time(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
+        match self.state {
+            State::Down { .. } => self.drive(reg, sh, now, iv),
+            State::Ready
+                if self.pacer.as_ref().is_some_and(|p| p.due() <= now)
+                    && self.pending.len() < sh.pipeline =>
+            {
+                self.fill(sh, now);
+                if let Err(kind) = self.flush() {
+                    self.fail(reg, now, iv, kind);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Handles a readiness event: moves the connection on as far as it can go.
     pub fn drive(&mut self, reg: &Registry, sh: &Shared, now: u64, iv: &mut Interval) {
         if let State::Down { at_ns } = self.state {
             if at_ns > now {

@@ -118,13 +118,14 @@ fn load_thread(
         now = now_ns(start);
         evented.clear();
         evented.extend(events.iter().map(|e| e.token().0));
+        for &i in &evented {
+            clients[i].drive(&reg, &sh, now, &mut iv);
+        }
         if timed {
+            // Connections with no socket event: only what their clocks say (a due request,
+            // a redial), without a read that would find nothing.
             for c in clients.iter_mut() {
-                c.drive(&reg, &sh, now, &mut iv);
-            }
-        } else {
-            for &i in &evented {
-                clients[i].drive(&reg, &sh, now, &mut iv);
+                c.on_time(&reg, &sh, now, &mut iv);
             }
         }
     }
