@@ -2,7 +2,7 @@
 //! percentile and p99 over time, each run one colour. Charts are inline SVG drawn here, so the
 //! page needs no script and no network.
 
-use crate::stats::{Output, RunResult};
+use crate::stats::{Output, RunResult, Second};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -215,22 +215,18 @@ fn summary(runs: &[&RunResult]) -> String {
 pub fn render(outputs: &[Output]) -> String {
     let runs: Vec<&RunResult> = outputs.iter().flat_map(|o| o.runs.iter()).collect();
     let colour = |i: usize| COLOURS[i % COLOURS.len()];
-    let throughput: Vec<Series> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Series {
-            colour: colour(i),
-            points: r.timeline.iter().map(|s| (s.second as f64, s.ops_per_sec)).collect(),
-        })
-        .collect();
-    let p99: Vec<Series> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Series {
-            colour: colour(i),
-            points: r.timeline.iter().map(|s| (s.second as f64, s.p99_ms)).collect(),
-        })
-        .collect();
+    // One series per run of a figure from its timeline.
+    let over_time = |value: fn(&Second) -> f64| -> Vec<Series> {
+        runs.iter()
+            .enumerate()
+            .map(|(i, r)| Series {
+                colour: colour(i),
+                points: r.timeline.iter().map(|s| (s.second as f64, value(s))).collect(),
+            })
+            .collect()
+    };
+    let throughput = over_time(|s| s.ops_per_sec);
+    let p99 = over_time(|s| s.p99_ms);
     let finite_max = runs
         .iter()
         .flat_map(|r| r.percentiles.iter().filter(|p| p[0] < 100.0).map(|p| nines(p[0])))
@@ -302,7 +298,7 @@ pub fn write(outputs: &[Output], path: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{Latency, Second, Totals};
+    use crate::stats::{Latency, Totals};
 
     fn run(label: &str, ops: f64) -> RunResult {
         RunResult {
