@@ -3,15 +3,18 @@
 # values (the issue's figure), loaded over plaintext with redis-cli --pipe into each server,
 # then each server's RSS (/proc/PID/status VmRSS) and INFO used_memory before and after.
 #
-# Usage: scripts/memory.sh [-n KEYS]   (default 1000000; bounded, stops what it starts)
+# Usage: scripts/memory.sh [-n KEYS] [-d VALUE_BYTES]   (defaults 1000000 and 32; bounded,
+# stops what it starts)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 N=1000000
-while getopts "n:" o; do
+D=32
+while getopts "n:d:" o; do
   case $o in
     n) N=$OPTARG ;;
-    *) echo "usage: $0 [-n keys]"; exit 2 ;;
+    d) D=$OPTARG ;;
+    *) echo "usage: $0 [-n keys] [-d value_bytes]"; exit 2 ;;
   esac
 done
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
@@ -23,15 +26,15 @@ BIN=$PWD/target/release/cachet
 rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 used() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
-# The keys: "key:" + 12 digits = 16 bytes; values 32 bytes.
-python3 - "$N" > "$WORK/load.resp" <<'PY'
+# The keys: "key:" + 12 digits = 16 bytes; values D bytes (at least 13: "v" + 12 digits).
+python3 - "$N" "$D" > "$WORK/load.resp" <<'PY'
 import sys
-n = int(sys.argv[1])
+n, d = int(sys.argv[1]), max(13, int(sys.argv[2]))
 out = sys.stdout.buffer
 for i in range(n):
     k = b"key:%012d" % i
-    v = b"v%031d" % i
-    out.write(b"*3\r\n$3\r\nSET\r\n$16\r\n" + k + b"\r\n$32\r\n" + v + b"\r\n")
+    v = b"v" + b"%0*d" % (d - 1, i)
+    out.write(b"*3\r\n$3\r\nSET\r\n$16\r\n" + k + b"\r\n$%d\r\n" % d + v + b"\r\n")
 PY
 
 RPORT=$(free_port)
