@@ -25,7 +25,7 @@ pub use hash::{Hash, PackLimits};
 pub use held::StripeGuard;
 pub use set::Set;
 pub use stripe::{Evict, RemovalHook, Stripe};
-pub use value::{AccessPolicy, Entry, Value, LFU_INIT};
+pub use value::{AccessPolicy, Entry, Str, Value, LFU_INIT};
 pub use zset::{format_score, Score, ZSet};
 
 use std::hash::BuildHasher;

@@ -5,7 +5,7 @@
 
 use super::{int_arg, Ctx};
 use cachet_resp::{Args, ReplyWriter};
-use cachet_store::Value;
+use cachet_store::{Str, Value};
 
 /// Writes a string value as a bulk reply. Callers answer WRONGTYPE for other types first.
 pub(crate) fn write_value(w: &mut ReplyWriter, v: &Value) {
@@ -298,11 +298,11 @@ pub fn append(ctx: &mut Ctx, args: Args) {
             let mut v = e.value.to_vec();
             v.extend_from_slice(add);
             let len = v.len();
-            e.value = Value::Raw(v.into_boxed_slice());
+            e.value = Value::Raw(Str::from_vec(v));
             len
         });
         appended.unwrap_or_else(|| {
-            s.set(db, h, key, Value::Raw(add.into()), 0, now);
+            s.set(db, h, key, Value::Raw(Str::from(add)), 0, now);
             add.len()
         })
     });
@@ -379,8 +379,8 @@ pub fn setrange(ctx: &mut Ctx, args: Args) {
         v[offset as usize..end].copy_from_slice(patch);
         let len = v.len();
         // Moved into whichever branch runs.
-        let mut v = Some(v.into_boxed_slice());
-        let take = |v: &mut Option<Box<[u8]>>| Value::Raw(v.take().expect("used once"));
+        let mut v = Some(v);
+        let take = |v: &mut Option<Vec<u8>>| Value::Raw(Str::from_vec(v.take().expect("used once")));
         if s.update(db, h, key, now, |e| e.value = take(&mut v)).is_none() {
             s.set(db, h, key, take(&mut v), expire, now);
         }
