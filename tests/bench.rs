@@ -34,8 +34,8 @@ fn bench_json(dir: &Path, name: &str, args: &[&str]) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
 }
 
-fn tls_args<'a>(srv: &'a Server, ca: &'a str, port: &'a str) -> Vec<&'a str> {
-    let _ = srv;
+/// `cachet bench` flags for a TLS run against 127.0.0.1:port, verifying the dev certificate.
+fn tls_args<'a>(ca: &'a str, port: &'a str) -> Vec<&'a str> {
     vec!["-s", "127.0.0.1", "--sni", "localhost", "-p", port, "--tls", "--cacert", ca]
 }
 
@@ -80,7 +80,7 @@ fn bench_against_cachet_tls_and_plaintext_writes_every_figure() {
     let ca = srv.ca();
     let (ca, port, pid) = (ca.to_str().unwrap(), srv.port.to_string(), srv.pid().to_string());
     let dir = TempDir::new("bench");
-    let mut args = tls_args(&srv, ca, &port);
+    let mut args = tls_args(ca, &port);
     // 4 connections x 500 requests, half SETs, on 100 keys; then the same in plaintext.
     args.extend([
         "-t",
@@ -137,7 +137,7 @@ fn churn_makes_full_or_resumed_handshakes_as_asked() {
     for (resume, proto) in [("yes", "TLSv1.3"), ("no", "TLSv1.3"), ("yes", "TLSv1.2")] {
         let full0 = info_u64(&mut c, "tls", "tls_full_handshakes");
         let resumed0 = info_u64(&mut c, "tls", "tls_resumed_handshakes");
-        let mut args = tls_args(&srv, ca, &port);
+        let mut args = tls_args(ca, &port);
         args.extend(["-t", "1", "-c", "3", "-n", "20", "--reconnect-interval", "4", "--tls-resume", resume]);
         args.extend(["--tls-protocols", proto, "--hide-progress"]);
         let j = bench_json(&dir.0, &format!("churn-{resume}-{proto}"), &args);
@@ -167,7 +167,7 @@ fn rate_is_an_open_loop_schedule_with_warmup_excluded() {
     let ca = srv.ca();
     let (ca, port) = (ca.to_str().unwrap(), srv.port.to_string());
     let dir = TempDir::new("bench-rate");
-    let mut args = tls_args(&srv, ca, &port);
+    let mut args = tls_args(ca, &port);
     // 2 connections sharing 400 requests/s for 2 measured seconds after 1 of warm-up.
     args.extend([
         "-t",
@@ -218,7 +218,7 @@ fn bad_options_and_unreachable_servers_fail_with_a_reason() {
     let srv = start("auto", &["--requirepass", "sesame"]);
     let ca = srv.ca();
     let (ca, port) = (ca.to_str().unwrap(), srv.port.to_string());
-    let mut args = tls_args(&srv, ca, &port);
+    let mut args = tls_args(ca, &port);
     args.extend(["-n", "10", "-t", "1", "-c", "1", "-a", "wrong"]);
     let o = bench(&args);
     assert!(
@@ -328,7 +328,7 @@ fn cachet_and_redis_side_by_side_in_one_report_a_browser_can_read() {
     let (ca_s, port) = (ca.to_str().unwrap(), srv.port.to_string());
     let dir = TempDir::new("bench-report");
     let common = ["-t", "1", "-c", "4", "--test-time", "2", "--pipeline", "2", "--hide-progress"];
-    let mut args = tls_args(&srv, ca_s, &port);
+    let mut args = tls_args(ca_s, &port);
     args.extend(common);
     args.extend(["--run-label", "cachet TLS"]);
     let cachet = bench_json(&dir.0, "cachet", &args);
@@ -336,7 +336,7 @@ fn cachet_and_redis_side_by_side_in_one_report_a_browser_can_read() {
     let mut inputs = vec![dir.0.join("cachet.json")];
     if let Some(redis) = start_redis(&srv.certs()) {
         let rport = redis.tls_port.to_string();
-        let mut args = tls_args(&srv, ca_s, &rport);
+        let mut args = tls_args(ca_s, &rport);
         args.extend(common);
         args.extend(["--run-label", "redis TLS"]);
         let j = bench_json(&dir.0, "redis", &args);

@@ -37,6 +37,16 @@ pub fn command(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// `AUTH [user] password` for `-a`'s (user, password).
+pub fn auth_command((user, pass): &(Option<String>, String)) -> Vec<u8> {
+    let mut args: Vec<&[u8]> = vec![b"AUTH"];
+    if let Some(u) = user {
+        args.push(u.as_bytes());
+    }
+    args.push(pass.as_bytes());
+    command(&args)
+}
+
 /// Sends `cmd` and reads one reply: `Ok(bytes of the reply)` or `Err(error text)`.
 fn roundtrip(s: &mut dyn ReadWrite, cmd: &[u8]) -> Result<Vec<u8>, String> {
     s.write_all(cmd).and_then(|_| s.flush()).map_err(|e| e.to_string())?;
@@ -90,13 +100,8 @@ pub fn probe(w: &Workload, addr: SocketAddr) -> Result<Probe, String> {
         }
         None => Box::new(sock),
     };
-    if let Some((user, pass)) = &w.auth {
-        let mut args: Vec<&[u8]> = vec![b"AUTH"];
-        if let Some(u) = user {
-            args.push(u.as_bytes());
-        }
-        args.push(pass.as_bytes());
-        roundtrip(&mut *stream, &command(&args)).map_err(|e| format!("AUTH at {target}: {e}"))?;
+    if let Some(auth) = &w.auth {
+        roundtrip(&mut *stream, &auth_command(auth)).map_err(|e| format!("AUTH at {target}: {e}"))?;
     }
     let info = roundtrip(&mut *stream, &command(&[b"INFO", b"server"]))
         .map_err(|e| format!("INFO at {target}: {e}"))?;

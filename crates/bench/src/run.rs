@@ -159,14 +159,7 @@ pub fn run(w: &Workload, label: Option<&str>, progress: bool) -> Result<RunResul
         .ok_or_else(|| format!("{} resolves to no address", w.server))?;
     let probe = probe::probe(w, addr)?;
     let value = vec![b'x'; w.data_size];
-    let auth = w.auth.as_ref().map(|(user, pass)| {
-        let mut args: Vec<&[u8]> = vec![b"AUTH"];
-        if let Some(u) = user {
-            args.push(u.as_bytes());
-        }
-        args.push(pass.as_bytes());
-        probe::command(&args)
-    });
+    let auth = w.auth.as_ref().map(probe::auth_command);
     let warmup_ns = w.warmup * SECOND;
     let end_ns = w.test_time.map(|t| warmup_ns + t * SECOND);
     let cores = core_affinity::get_core_ids().unwrap_or_default();
