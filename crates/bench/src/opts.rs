@@ -56,8 +56,10 @@ pub struct BenchArgs {
     /// Prefix of every key.
     #[arg(long, default_value = "memtier-")]
     pub key_prefix: String,
+    /// Smallest key number (keys are the prefix and a number).
     #[arg(long, default_value_t = 0)]
     pub key_minimum: u64,
+    /// Largest key number.
     #[arg(long, default_value_t = 10_000_000)]
     pub key_maximum: u64,
     /// Key pattern for SETs and GETs: R (random), S (sequential) or G (gaussian); `S:R` gives
