@@ -87,13 +87,18 @@ RESULTS=$WORK/results.tsv
 : > "$RESULTS"
 KEYS=(--key-prefix "memtier:k" --key-minimum 1000000 --key-maximum 1099999)
 
+# endpoint SERVER TLS(yes|no): sets PORT and TLSARGS (the flags every generator here takes).
+endpoint() {
+  PORT=${PLAIN[$1]}; TLSARGS=()
+  if [ "$2" = yes ]; then PORT=${TLS[$1]}; TLSARGS=(--tls --cacert "$CA" --sni localhost); fi
+}
+
 # bench SERVER WORKLOAD-NAME TLS(yes|no) REPEAT [cachet bench flags...]: one run, one TSV line.
 bench() {
   local s=$1 name=$2 tls=$3 rep=$4; shift 4
-  local port=${PLAIN[$s]} args=()
-  if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA" --sni localhost); fi
+  endpoint "$s" "$tls"
   local json="$OUT/$s-${name// /_}-$rep.json"
-  timeout $((SECS + 60)) taskset -c 1 "$BIN" bench -s 127.0.0.1 -p "$port" "${args[@]}" -t 1 -c 50 \
+  timeout $((SECS + 60)) taskset -c 1 "$BIN" bench -s 127.0.0.1 -p "$PORT" "${TLSARGS[@]}" -t 1 -c 50 \
     "${KEYS[@]}" --warmup 1 --test-time "$SECS" --server-pid "${PID[$s]}" --hide-progress \
     --run-label "$s $name" --json-out-file "$json" "$@" >/dev/null 2>"$WORK/bench.err" \
     || { echo "  $s $name: cachet bench failed: $(tail -1 "$WORK/bench.err")"; return 1; }
@@ -167,10 +172,9 @@ if command -v redis-benchmark >/dev/null; then
         n=$((pipe == 1 ? 200000 : 1500000))
         name="$([ "$tls" = yes ] && echo TLS || echo plain) ${op^^} P$pipe 32B"
         for s in "${SERVERS[@]}"; do
-          port=${PLAIN[$s]}; args=()
-          if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA"); fi
+          endpoint "$s" "$tls"
           before=$(cpu_ticks "${PID[$s]}")
-          ops=$(timeout 120 taskset -c 1 redis-benchmark "${args[@]}" -h localhost -p "$port" -t "$op" \
+          ops=$(timeout 120 taskset -c 1 redis-benchmark "${TLSARGS[@]}" -h localhost -p "$PORT" -t "$op" \
                 -n "$n" -c 50 -P "$pipe" -d 32 -r 100000 -q 2>&1 | tr '\r' '\n' |
                 awk '/requests per second/ {v = $2} END {print v + 0}')
           after=$(cpu_ticks "${PID[$s]}")
@@ -189,11 +193,10 @@ if command -v memtier_benchmark >/dev/null; then
         name="$([ "$tls" = yes ] && echo TLS || echo plain) $op P$pipe 32B"
         ratio=1:0; [ "$op" = GET ] && ratio=0:1
         for s in "${SERVERS[@]}"; do
-          port=${PLAIN[$s]}; args=()
-          if [ "$tls" = yes ]; then port=${TLS[$s]}; args=(--tls --cacert "$CA" --sni localhost); fi
+          endpoint "$s" "$tls"
           json=$WORK/memtier.json
           before=$(cpu_ticks "${PID[$s]}")
-          timeout $((SECS + 60)) taskset -c 1 memtier_benchmark -s 127.0.0.1 -p "$port" "${args[@]}" \
+          timeout $((SECS + 60)) taskset -c 1 memtier_benchmark -s 127.0.0.1 -p "$PORT" "${TLSARGS[@]}" \
             -t 1 -c 50 --pipeline "$pipe" --ratio "$ratio" -d 32 "${KEYS[@]}" --test-time "$SECS" \
             --hide-histogram --json-out-file "$json" >/dev/null 2>&1
           after=$(cpu_ticks "${PID[$s]}")

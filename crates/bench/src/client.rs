@@ -357,25 +357,23 @@ impl Client {
             };
             let Some(p) = self.pending.pop_front() else { return Err("unexpected-reply") };
             self.progress_ns = now;
-            match (p.kind, kind) {
-                (_, Reply::Error { start, end }) => {
-                    let what = reply::error_kind(&buf[start..end]);
-                    iv.error(if p.kind == Kind::Auth { "auth" } else { &what });
-                    if p.kind == Kind::Set {
-                        iv.sets += 1;
-                    } else if p.kind == Kind::Get {
-                        iv.gets += 1;
+            let error = if let Reply::Error { start, end } = kind {
+                iv.error(if p.kind == Kind::Auth { "auth" } else { reply::error_kind(&buf[start..end]) });
+                true
+            } else {
+                false
+            };
+            match p.kind {
+                Kind::Auth => {}
+                Kind::Set => iv.sets += 1,
+                Kind::Get => {
+                    iv.gets += 1;
+                    // An error is neither a hit nor a miss.
+                    if kind == Reply::Bulk {
+                        iv.hits += 1;
+                    } else if !error {
+                        iv.misses += 1;
                     }
-                }
-                (Kind::Auth, _) => {}
-                (Kind::Set, _) => iv.sets += 1,
-                (Kind::Get, Reply::Bulk) => {
-                    iv.gets += 1;
-                    iv.hits += 1;
-                }
-                (Kind::Get, _) => {
-                    iv.gets += 1;
-                    iv.misses += 1;
                 }
             }
             if p.kind != Kind::Auth {
@@ -418,10 +416,9 @@ impl Client {
                 }
             }
         }
-        if self.tls.is_some() && !self.scratch.is_empty() {
-            let scratch = std::mem::take(&mut self.scratch);
-            self.buffer(&scratch);
-            self.scratch = scratch;
+        // TLS: the batch goes to rustls in one write, so it is sealed as one record.
+        if let (Some(t), false) = (self.tls.as_mut(), self.scratch.is_empty()) {
+            let _ = t.writer().write_all(&self.scratch);
             self.scratch.clear();
         }
     }

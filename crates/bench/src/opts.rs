@@ -133,9 +133,9 @@ pub struct Workload {
     pub server: String,
     pub port: u16,
     pub tls: Option<TlsOpts>,
-    #[serde(skip)]
+    /// `-a` as (user, password); recorded in the JSON as `authenticate: true/false` only.
+    #[serde(rename = "authenticate", serialize_with = "present")]
     pub auth: Option<(Option<String>, String)>,
-    pub authenticate: bool,
     pub threads: usize,
     pub clients: usize,
     pub pipeline: usize,
@@ -150,6 +150,11 @@ pub struct Workload {
     pub warmup: u64,
     pub timeout: u64,
     pub server_pid: Option<u32>,
+}
+
+/// Serialises whether a secret was given, never the secret.
+fn present<T, S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(v.is_some())
 }
 
 impl Workload {
@@ -269,7 +274,6 @@ impl BenchArgs {
             server: self.server.clone(),
             port: self.port,
             tls,
-            authenticate: auth.is_some(),
             auth,
             threads: self.threads,
             clients: self.clients,

@@ -54,8 +54,7 @@ fn roundtrip(s: &mut dyn ReadWrite, cmd: &[u8]) -> Result<Vec<u8>, String> {
     let mut chunk = [0u8; 16 * 1024];
     loop {
         match reply::scan(&buf) {
-            Ok(Some((len, Reply::Error { start, end }))) => {
-                let _ = len;
+            Ok(Some((_, Reply::Error { start, end }))) => {
                 return Err(String::from_utf8_lossy(&buf[start..end]).into_owned());
             }
             Ok(Some((len, _))) => {

@@ -88,15 +88,16 @@ fn scan_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(usize, Reply)>
     }
 }
 
-/// The kind of an error reply, for counting: its first word (`ERR`, `WRONGTYPE`, `NOAUTH`).
-pub fn error_kind(text: &[u8]) -> String {
+/// The kind of an error reply, for counting: its first word (`ERR`, `WRONGTYPE`, `NOAUTH`),
+/// at most 32 bytes, borrowed from the reply (no allocation per error).
+pub fn error_kind(text: &[u8]) -> &str {
     let word = text.split(|&b| b == b' ').next().unwrap_or(b"");
-    let word: String = String::from_utf8_lossy(word).chars().take(32).collect();
-    if word.is_empty() {
-        "ERR".into()
-    } else {
-        word
+    let word = std::str::from_utf8(word).ok().filter(|w| !w.is_empty()).unwrap_or("ERR");
+    let mut n = word.len().min(32);
+    while !word.is_char_boundary(n) {
+        n -= 1;
     }
+    &word[..n]
 }
 
 #[cfg(test)]

@@ -72,7 +72,6 @@ fn load_thread(
     let mut events = Events::with_capacity(1024);
     let mut iv = Interval::default();
     let mut second = 0u64;
-    let mut evented = Vec::with_capacity(w.clients);
     let reg = poll.registry().try_clone().expect("a registry clone is an fd dup");
     let mut now = now_ns(start);
     for c in clients.iter_mut() {
@@ -116,10 +115,8 @@ fn load_thread(
             continue;
         }
         now = now_ns(start);
-        evented.clear();
-        evented.extend(events.iter().map(|e| e.token().0));
-        for &i in &evented {
-            clients[i].drive(&reg, &sh, now, &mut iv);
+        for e in events.iter() {
+            clients[e.token().0].drive(&reg, &sh, now, &mut iv);
         }
         if timed {
             // Connections with no socket event: only what their clocks say (a due request,
@@ -358,7 +355,7 @@ fn print_progress(w: &Workload, second: u64, iv: &Interval) {
         "[{:>4}s] {:>10.0} ops/s  p99 {:>8.3} ms  errors {}",
         second + 1,
         iv.ops(),
-        if iv.latency.is_empty() { 0.0 } else { stats::ms(iv.latency.value_at_quantile(0.99)) },
+        stats::quantile_ms(&iv.latency, 0.99),
         iv.error_count()
     );
     if w.reconnect_interval.is_some() {

@@ -81,6 +81,15 @@ pub fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// The latency at quantile `q` in milliseconds; 0 when nothing was recorded.
+pub fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        ms(h.value_at_quantile(q))
+    }
+}
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Latency {
@@ -169,8 +178,8 @@ impl Second {
             second,
             warmup,
             ops_per_sec: iv.ops() as f64 / secs,
-            p50_ms: if iv.latency.is_empty() { 0.0 } else { ms(iv.latency.value_at_quantile(0.5)) },
-            p99_ms: if iv.latency.is_empty() { 0.0 } else { ms(iv.latency.value_at_quantile(0.99)) },
+            p50_ms: quantile_ms(&iv.latency, 0.5),
+            p99_ms: quantile_ms(&iv.latency, 0.99),
             errors: iv.error_count(),
             handshakes: iv.handshakes,
         }
