@@ -29,9 +29,11 @@ pub struct Shared {
     pub value: Vec<u8>,
     pub auth: Option<Vec<u8>>,
     pub reconnect_interval: Option<u64>,
-    /// Requests before this instant are warm-up and not counted against `--requests`.
+    /// Requests sent (paced: due) before this instant are warm-up: not counted against
+    /// `--requests`, and their replies not counted once the warm-up is over.
     pub warmup_ns: u64,
-    /// No request is sent at or after this instant.
+    /// The end of a timed run: no request is sent at or after it (paced: none due at or after
+    /// it); those sent before it are answered and counted.
     pub end_ns: Option<u64>,
     /// A connection waiting this long for its handshake or a reply is given up (`--timeout`).
     pub timeout_ns: u64,
@@ -45,8 +47,11 @@ enum Kind {
 }
 
 struct Pending {
+    /// When it was sent, or (paced) when it was due.
     start_ns: u64,
     kind: Kind,
+    /// Sent (or due) during the warm-up.
+    warm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +136,18 @@ impl Client {
     pub fn wake_at(&self, sh: &Shared) -> Option<u64> {
         match self.state {
             State::Down { at_ns } => Some(at_ns),
-            State::Ready if self.pending.len() < sh.pipeline => self.pacer.as_ref().map(Pacer::due),
+            State::Ready if self.pending.len() < sh.pipeline => {
+                self.pacer.as_ref().map(Pacer::due).filter(|&due| sh.end_ns.is_none_or(|e| due < e))
+            }
             _ => None,
+        }
+    }
+
+    /// A paced connection still owes requests due before the end of the run.
+    fn owes(&self, sh: &Shared) -> bool {
+        match (&self.pacer, sh.end_ns) {
+            (Some(p), Some(e)) => p.due() < e,
+            _ => false,
         }
     }
 
@@ -266,7 +281,7 @@ impl Client {
         iv.handshake_latency.saturating_record(now.saturating_sub(self.connect_start_ns).max(1));
         if let Some(auth) = &sh.auth {
             self.buffer(auth);
-            self.pending.push_back(Pending { start_ns: now, kind: Kind::Auth });
+            self.pending.push_back(Pending { start_ns: now, kind: Kind::Auth, warm: false });
         }
     }
 
@@ -318,7 +333,7 @@ impl Client {
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(_) => return Err("connection-reset"),
                 }
-                self.replies(now, iv)?;
+                self.replies(sh, now, iv)?;
                 continue;
             };
             match tls.read_tls(sock) {
@@ -343,11 +358,11 @@ impl Client {
                     Err(_) => return Err("connection-reset"),
                 }
             }
-            self.replies(now, iv)?;
+            self.replies(sh, now, iv)?;
         }
     }
 
-    fn replies(&mut self, now: u64, iv: &mut Interval) -> Result<(), &'static str> {
+    fn replies(&mut self, sh: &Shared, now: u64, iv: &mut Interval) -> Result<(), &'static str> {
         while self.in_start < self.in_end {
             let buf = &self.inbuf[self.in_start..self.in_end];
             let (len, kind) = match reply::scan(buf) {
@@ -357,6 +372,11 @@ impl Client {
             };
             let Some(p) = self.pending.pop_front() else { return Err("unexpected-reply") };
             self.progress_ns = now;
+            if p.warm && now >= sh.warmup_ns {
+                // A warm-up request answered after the warm-up: it belongs to neither.
+                self.in_start += len;
+                continue;
+            }
             let error = if let Reply::Error { start, end } = kind {
                 iv.error(if p.kind == Kind::Auth { "auth" } else { reply::error_kind(&buf[start..end]) });
                 true
@@ -392,14 +412,17 @@ impl Client {
         self.pending.len() < sh.pipeline
             && self.to_send != Some(0)
             && sh.reconnect_interval.is_none_or(|n| self.sent_on_conn < n)
-            && sh.end_ns.is_none_or(|e| now < e)
+            // Paced, the end is checked against each request's due time (in `fill`).
+            && (self.pacer.is_some() || sh.end_ns.is_none_or(|e| now < e))
     }
 
     /// Sends requests until the pipeline is full (or, paced, until none is due).
     fn fill(&mut self, sh: &Shared, now: u64) {
+        // Paced: every request due before the end is sent, late if the pipeline was full.
+        let due_by = sh.end_ns.map_or(now, |e| now.min(e.saturating_sub(1)));
         while self.may_send(sh, now) {
             let start_ns = match self.pacer.as_mut() {
-                Some(p) => match p.take(now) {
+                Some(p) => match p.take(due_by) {
                     Some(due) => due,
                     None => break,
                 },
@@ -408,9 +431,10 @@ impl Client {
             let op = self.ops.next_op();
             let key = self.keys.next_key(op);
             let kind = self.encode(sh, op, key);
-            self.pending.push_back(Pending { start_ns, kind });
+            let warm = start_ns < sh.warmup_ns;
+            self.pending.push_back(Pending { start_ns, kind, warm });
             self.sent_on_conn += 1;
-            if now >= sh.warmup_ns {
+            if !warm {
                 if let Some(n) = self.to_send.as_mut() {
                     *n -= 1;
                 }
@@ -498,7 +522,7 @@ impl Client {
         if !self.pending.is_empty() {
             return;
         }
-        if self.to_send == Some(0) || sh.end_ns.is_some_and(|e| now >= e) {
+        if self.to_send == Some(0) || (sh.end_ns.is_some_and(|e| now >= e) && !self.owes(sh)) {
             self.close(reg);
             self.state = State::Finished;
         } else if sh.reconnect_interval.is_some_and(|n| self.sent_on_conn >= n) {
@@ -508,11 +532,19 @@ impl Client {
         }
     }
 
-    /// At the end of a timed run: stop where it stands (replies still in flight are neither
-    /// counted nor errors).
-    pub fn stop(&mut self, reg: &Registry) {
-        self.close(reg);
-        self.pending.clear();
-        self.state = State::Finished;
+    /// At the end of a timed run: a connection with requests in flight (or, paced, still owing
+    /// requests due before the end) carries on until they are answered, so every request sent
+    /// in the measured time is counted; the others finish here.
+    pub fn at_end(&mut self, reg: &Registry, sh: &Shared) {
+        let carry_on = match self.state {
+            State::Ready => !self.pending.is_empty() || self.owes(sh),
+            State::Connecting | State::Handshaking => self.owes(sh),
+            _ => false,
+        };
+        if !carry_on {
+            self.close(reg);
+            self.pending.clear();
+            self.state = State::Finished;
+        }
     }
 }

@@ -75,7 +75,7 @@ pub struct BenchArgs {
     /// Requests per connection (default 10000 unless --test-time is given).
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
-    /// Seconds to run (after --warmup).
+    /// Seconds to send requests for (after --warmup); those in flight at the end are awaited.
     #[arg(long)]
     pub test_time: Option<u64>,
     /// Open loop: requests per second over all connections, each sent at its scheduled time;

@@ -73,31 +73,42 @@ fn load_thread(
     let mut iv = Interval::default();
     let mut second = 0u64;
     let reg = poll.registry().try_clone().expect("a registry clone is an fd dup");
+    // A timed run's last second: replies that come after the end, to requests sent before
+    // it, are counted in it.
+    let last_second = sh.end_ns.map(|e| e.div_ceil(SECOND).saturating_sub(1));
+    let mut next_check = SECOND;
+    let mut ended = false;
     let mut now = now_ns(start);
     for c in clients.iter_mut() {
         c.drive(&reg, &sh, now, &mut iv);
     }
     loop {
         now = now_ns(start);
-        while now >= (second + 1) * SECOND {
+        if now >= next_check {
             for c in clients.iter_mut() {
                 c.check_timeout(&reg, &sh, now, &mut iv);
             }
+            next_check = (now / SECOND + 1) * SECOND;
+        }
+        while now >= (second + 1) * SECOND && last_second.is_none_or(|l| second < l) {
             let done = std::mem::take(&mut iv);
             let _ = tx.send(Report::Tick { thread: t, second, interval: Box::new(done) });
             second += 1;
         }
-        if sh.end_ns.is_some_and(|e| now >= e) {
+        if !ended && sh.end_ns.is_some_and(|e| now >= e) {
+            ended = true;
             for c in clients.iter_mut() {
-                c.stop(&reg);
+                c.at_end(&reg, &sh);
             }
-            break;
         }
         if clients.iter().all(Client::finished) {
             break;
         }
-        let mut wake = (second + 1) * SECOND;
-        if let Some(e) = sh.end_ns {
+        let mut wake = next_check;
+        if last_second.is_none_or(|l| second < l) {
+            wake = wake.min((second + 1) * SECOND);
+        }
+        if let (Some(e), false) = (sh.end_ns, ended) {
             wake = wake.min(e);
         }
         let mut timed = false;
@@ -223,7 +234,12 @@ pub fn run(w: &Workload, label: Option<&str>, progress: bool) -> Result<RunResul
             timeline.push(Second::of(s + 1, warm, iv, len));
         }
     }
-    let duration_s = (finish_ns.saturating_sub(warmup_ns) as f64 / 1e9).max(1e-9);
+    // A timed run measures the requests sent in its --test-time (the replies to the last of
+    // them may come a little after it).
+    let duration_s = match w.test_time {
+        Some(t) => t as f64,
+        None => (finish_ns.saturating_sub(warmup_ns) as f64 / 1e9).max(1e-9),
+    };
     let ops = total.ops();
     let server_cpu = match (w.server_pid, cpu_start, cpu_end) {
         (Some(pid), Some(a), Some(b)) => {
