@@ -275,3 +275,94 @@ both_backends! {
         assert_eq!(got, vec!["maxclients", "500"]);
     }
 }
+
+both_backends! {
+    fn pipelines_over_a_large_keyspace_answer_as_one_command_at_a_time(b: &str) {
+        // With more keys than the cache holds, a pipeline's keys are looked up ahead of
+        // execution (cache prefetch). Its replies must be exactly those of the commands run one
+        // at a time, including keys that an earlier command of the same pipeline deleted,
+        // created, overwrote or changed the type of.
+        use redis::Value as V;
+        let srv = start(b, &[]);
+        let mut c = srv.tls_client().get_connection().unwrap();
+        let long = |i: u64| format!("{i:0>40}").into_bytes();
+        let mut model: std::collections::HashMap<Vec<u8>, V> = Default::default();
+        let mut load = redis::pipe();
+        for i in 0..40_000u64 {
+            let (k, v) = (format!("key:{i}").into_bytes(), if i % 2 == 0 { format!("v{i}").into_bytes() } else { long(i) });
+            load.cmd("SET").arg(&k).arg(&v).ignore();
+            model.insert(k, V::BulkString(v));
+        }
+        let () = load.query(&mut c).unwrap();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut p, mut want) = (redis::pipe(), Vec::new());
+        for _ in 0..3_000 {
+            let r = next();
+            let k = format!("key:{}", r % 41_000).into_bytes(); // some never set
+            match (r >> 32) % 6 {
+                0 | 1 => {
+                    p.cmd("GET").arg(&k);
+                    want.push(match model.get(&k) {
+                        Some(V::Int(_)) | None => V::Nil,
+                        Some(v) => v.clone(),
+                    });
+                }
+                2 => {
+                    let v = long(r);
+                    p.cmd("SET").arg(&k).arg(&v);
+                    model.insert(k, V::BulkString(v));
+                    want.push(V::Okay);
+                }
+                3 => {
+                    p.cmd("DEL").arg(&k);
+                    want.push(V::Int(model.remove(&k).is_some() as i64));
+                }
+                4 => {
+                    p.cmd("EXISTS").arg(&k);
+                    want.push(V::Int(model.contains_key(&k) as i64));
+                }
+                _ => {
+                    // A fresh counter, or the key gone: INCR on a non-number is an error.
+                    let ck = format!("ctr:{}", r % 500).into_bytes();
+                    p.cmd("INCR").arg(&ck);
+                    let n = match model.get(&ck) {
+                        Some(V::Int(n)) => n + 1,
+                        _ => 1,
+                    };
+                    model.insert(ck, V::Int(n));
+                    want.push(V::Int(n));
+                }
+            }
+        }
+        let got: Vec<V> = p.query(&mut c).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "command {i} of the pipeline");
+        }
+        // A pipeline cut in the middle of a request: the part before the cut is answered, the
+        // rest once it arrives.
+        let mut s = srv.raw_tls(srv.client_config());
+        let (mut req, mut replies) = (Vec::new(), Vec::new());
+        for i in 0..20u64 {
+            let k = format!("key:{}", i * 7);
+            req.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{k}\r\n", k.len()).as_bytes());
+            replies.push(match model.get(k.as_bytes()) {
+                Some(V::BulkString(v)) => [format!("${}\r\n", v.len()).as_bytes(), v, b"\r\n"].concat(),
+                _ => b"$-1\r\n".to_vec(), // deleted by the pipeline above
+            });
+        }
+        let cut = req.len() - 9;
+        s.write_all(&req[..cut]).unwrap();
+        s.flush().unwrap();
+        assert_eq!(read_n(&mut s, replies[..19].concat().len()), replies[..19].concat());
+        s.write_all(&req[cut..]).unwrap();
+        s.flush().unwrap();
+        assert_eq!(read_n(&mut s, replies[19].len()), replies[19]);
+    }
+}

@@ -162,6 +162,15 @@ impl RequestParser {
         Args { buf, spans: &self.spans }
     }
 
+    /// Forgets a request in progress, keeping the buffers' capacity (for a parser that reads
+    /// ahead and stops at an incomplete request).
+    pub fn reset(&mut self) {
+        self.spans.clear();
+        self.remaining = 0;
+        self.pos = 0;
+        self.inline = false;
+    }
+
     /// Whether a request has been started but not finished (for the query-buffer limit and
     /// for closing cleanly).
     pub fn in_progress(&self) -> bool {

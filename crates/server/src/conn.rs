@@ -612,6 +612,14 @@ fn execute_all(
         state.paused = false;
         state.handle.paused.store(false, Relaxed);
     }
+    if buf.len() >= PREFETCH_MIN_BYTES && state.authenticated {
+        prefetch_batch(
+            node,
+            state.db,
+            buf,
+            &Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: state.authenticated },
+        );
+    }
     while !state.closing && pos < buf.len() {
         if replies.len() >= REPLY_STALL {
             state.stalled = true;
@@ -661,6 +669,64 @@ fn execute_all(
     }
     cmd::finish_batch(ws, state, batch_start);
     pos
+}
+
+/// A batch shorter than this is one or two requests: not worth reading ahead.
+const PREFETCH_MIN_BYTES: usize = 128;
+
+/// After a batch found the keyspace small enough to stay in cache, this many batches of the
+/// worker skip the read-ahead before it looks again.
+const PREFETCH_BACKOFF: u32 = 1024;
+
+thread_local! {
+    /// Parses ahead of execution for [`prefetch_batch`]; one per worker thread.
+    static LOOKAHEAD: std::cell::RefCell<RequestParser> = std::cell::RefCell::new(RequestParser::new());
+    /// Batches still to skip (see [`PREFETCH_BACKOFF`]).
+    static PREFETCH_SKIP: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Before a pipeline runs: the keys of its complete requests (those whose command's first key
+/// is its first argument) are handed to [`cachet_store::Keyspace::prefetch`], so their lookups'
+/// cache misses overlap instead of each command waiting for its own. Parsing here is a
+/// read-ahead only: errors and incomplete requests end it, and execution parses again.
+fn prefetch_batch(node: &Node, db: usize, buf: &[u8], limits: &Limits) {
+    let skip = PREFETCH_SKIP.get();
+    if skip > 0 {
+        PREFETCH_SKIP.set(skip - 1);
+        return;
+    }
+    LOOKAHEAD.with_borrow_mut(|p| {
+        let mut hashes = [0u64; 32];
+        let (mut n, mut pos, mut parsed) = (0, 0, 0);
+        // The last command name seen (a pipeline is mostly one command) and whether its first
+        // key is its first argument.
+        let (mut last, mut last_len, mut keyed) = ([0u8; 16], usize::MAX, false);
+        // At most 32 keys, and a bounded read-ahead over requests without one (PINGs).
+        while n < hashes.len() && parsed < 2 * hashes.len() && pos < buf.len() {
+            let Ok(Parsed::Request { consumed }) = p.parse(&buf[pos..], limits) else { break };
+            parsed += 1;
+            let args = p.args(&buf[pos..]);
+            if args.len() >= 2 {
+                let name = args.get(0);
+                if name.len() != last_len || name != &last[..last_len.min(16)] {
+                    keyed = cmd::lookup(name).is_some_and(|i| cmd::COMMANDS[i].first_key == 1);
+                    last_len = if name.len() <= last.len() { name.len() } else { usize::MAX };
+                    if last_len != usize::MAX {
+                        last[..name.len()].copy_from_slice(name);
+                    }
+                }
+                if keyed {
+                    hashes[n] = node.keyspace.hash(args.get(1));
+                    n += 1;
+                }
+            }
+            pos += consumed;
+        }
+        p.reset();
+        if n >= 2 && !node.keyspace.prefetch(db, &hashes[..n]) {
+            PREFETCH_SKIP.set(PREFETCH_BACKOFF);
+        }
+    });
 }
 
 /// `tls-auth-clients-user CN`: when the client's certificate names an enabled ACL user in its

@@ -91,6 +91,61 @@ impl Keyspace {
         self.acquire(self.stripe_index(hash))
     }
 
+    /// Warms the cache for the lookups of a pipeline's keys (their hashes) before its commands
+    /// run. A lookup over a keyspace larger than the cache is a chain of dependent misses
+    /// (control bytes and index, entry, value), and one command's chain cannot start before the
+    /// previous command is done. Here each step is taken for every key before the next, so the
+    /// keys' misses overlap. Only loads: nothing is changed, and an answer that is wrong or
+    /// stale by the time a command runs costs a wasted load, not a wrong result. Stripes are
+    /// taken with `try_lock` (one that is busy, or held by this thread, is skipped), each once
+    /// however many keys it has. A keyspace small enough to stay in cache is left alone, and
+    /// the answer is `false` (the caller can stop asking for a while).
+    pub fn prefetch(&self, db: usize, hashes: &[u64]) -> bool {
+        const MAX: usize = 32;
+        let n = hashes.len().min(MAX);
+        let mut held: [Option<(usize, MutexGuard<'_, Stripe>)>; MAX] = std::array::from_fn(|_| None);
+        let mut nheld = 0;
+        // For each key, which of `held` holds its stripe.
+        let mut by_key = [usize::MAX; MAX];
+        for (i, &h) in hashes[..n].iter().enumerate() {
+            let s = self.stripe_index(h);
+            let known = held[..nheld].iter().position(|g| g.as_ref().is_some_and(|(j, _)| *j == s));
+            by_key[i] = match known {
+                Some(g) => g,
+                None => match self.stripes[s].try_lock() {
+                    Ok(guard) => {
+                        if nheld == 0 && guard.len(db) * self.stripes.len() < PREFETCH_MIN_KEYS {
+                            return false;
+                        }
+                        held[nheld] = Some((s, guard));
+                        nheld += 1;
+                        nheld - 1
+                    }
+                    Err(_) => continue,
+                },
+            };
+        }
+        let stripe = |i: usize| held.get(by_key[i]).and_then(|g| g.as_ref()).map(|(_, g)| &**g);
+        let mut idx = [usize::MAX; MAX];
+        for (i, &h) in hashes[..n].iter().enumerate() {
+            if let Some(x) = stripe(i).and_then(|s| s.probable_index(db, h)) {
+                idx[i] = x;
+            }
+        }
+        let mut heap = [false; MAX];
+        for i in 0..n {
+            heap[i] = idx[i] != usize::MAX && stripe(i).is_some_and(|s| s.load_entry(db, idx[i]));
+        }
+        for i in 0..n {
+            if heap[i] {
+                if let Some(s) = stripe(i) {
+                    s.load_value(db, idx[i]);
+                }
+            }
+        }
+        true
+    }
+
     /// Every stripe lock goes through here.
     fn acquire(&self, i: usize) -> StripeGuard<'_> {
         match held::route(self as *const Keyspace as usize, i) {
@@ -348,6 +403,10 @@ impl Locked<'_> {
 /// Locks a stripe. A panic while a stripe was held poisons its mutex; the stripe's tables are
 /// still structurally sound (each mutation completes before the next begins), so later
 /// commands keep using it rather than taking the node down.
+/// Below this many keys (estimated from one stripe) the keyspace's tables are assumed to stay
+/// in cache, and [`Keyspace::prefetch`] does nothing.
+const PREFETCH_MIN_KEYS: usize = 16 * 1024;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -410,6 +469,35 @@ mod tests {
         assert_eq!(get(&ks, 0, b"a", 20), None);
         assert_eq!(ks.len(0), 0);
         assert_eq!(*lock(&removed), vec![(0, b"a".to_vec())], "the removal hook saw the expiry");
+    }
+
+    #[test]
+    fn prefetch_reads_only_and_skips_small_keyspaces_and_busy_stripes() {
+        let ks = Keyspace::new(2, 64);
+        let keys: Vec<Vec<u8>> = (0..20_000u32).map(|i| format!("key:{i:08}").into_bytes()).collect();
+        let hashes: Vec<u64> = keys.iter().map(|k| ks.hash(k)).collect();
+        put(&ks, 0, &keys[0], b"v", 0, 1);
+        assert!(!ks.prefetch(0, &hashes[..16]), "one key: stays in cache, nothing to do");
+        for (i, k) in keys.iter().enumerate() {
+            // Short values inline, long ones on the heap, some keys with an expiry.
+            let v = if i % 2 == 0 { b"short".to_vec() } else { vec![b'x'; 100] };
+            put(&ks, 0, k, &v, if i % 3 == 0 { 500 } else { 0 }, 1);
+        }
+        // Keys that exist and keys that do not, a busy stripe (held here: try_lock fails on
+        // it, and nothing waits), and the other database.
+        let mut batch: Vec<u64> = hashes[..20].to_vec();
+        batch.push(ks.hash(b"missing"));
+        let busy = ks.stripe(hashes[3]);
+        assert!(ks.prefetch(0, &batch));
+        drop(busy);
+        assert!(!ks.prefetch(1, &batch), "database 1 is empty");
+        assert!(ks.prefetch(0, &hashes), "more than 32 keys: the first 32");
+        assert_eq!(ks.len(0), 20_000, "nothing removed, not even keys whose time has passed");
+        assert_eq!(ks.stats().0, 0);
+        for (i, k) in keys.iter().enumerate().take(100) {
+            let want = if i % 2 == 0 { Value::string(b"short") } else { Value::string(&[b'x'; 100]) };
+            assert_eq!(get(&ks, 0, k, 1), Some(want));
+        }
     }
 
     #[test]

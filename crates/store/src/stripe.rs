@@ -108,6 +108,30 @@ impl Stripe {
         Some(&mut self.dbs[db][idx])
     }
 
+    /// Where `key`'s entry probably is, from the table's control bytes and index alone: the
+    /// first slot whose 7-bit tag matches, without reading an entry to compare keys. For
+    /// prefetching only (the answer may be another key's entry, or stale by the time it is used).
+    pub(crate) fn probable_index(&self, db: usize, hash: u64) -> Option<usize> {
+        self.dbs[db].raw_entry_v1().index_from_hash(hash, |_| true)
+    }
+
+    /// Reads the entry at `idx` (its key, expiry and the value's pointer) so a lookup that
+    /// follows finds it in cache; whether the value has heap bytes to load next.
+    pub(crate) fn load_entry(&self, db: usize, idx: usize) -> bool {
+        let Some((k, e)) = self.dbs[db].get_index(idx) else { return false };
+        std::hint::black_box((k.len(), e.expire_at_ms));
+        matches!(&e.value, Value::Raw(crate::value::Str::Heap(_)))
+    }
+
+    /// Reads the first byte of the heap string at `idx`, for the same reason.
+    pub(crate) fn load_value(&self, db: usize, idx: usize) {
+        if let Some((_, e)) = self.dbs[db].get_index(idx) {
+            if let Value::Raw(crate::value::Str::Heap(b)) = &e.value {
+                std::hint::black_box(b.first());
+            }
+        }
+    }
+
     /// Sets a live key's access field (RESTORE's IDLETIME and FREQ).
     pub fn set_access(&mut self, db: usize, hash: u64, key: &[u8], now_ms: u64, access: u32) {
         if let Some(e) = self.peek(db, hash, key, now_ms) {
