@@ -400,13 +400,13 @@ impl Locked<'_> {
     }
 }
 
-/// Locks a stripe. A panic while a stripe was held poisons its mutex; the stripe's tables are
-/// still structurally sound (each mutation completes before the next begins), so later
-/// commands keep using it rather than taking the node down.
 /// Below this many keys (estimated from one stripe) the keyspace's tables are assumed to stay
 /// in cache, and [`Keyspace::prefetch`] does nothing.
 const PREFETCH_MIN_KEYS: usize = 16 * 1024;
 
+/// Locks a stripe. A panic while a stripe was held poisons its mutex; the stripe's tables are
+/// still structurally sound (each mutation completes before the next begins), so later
+/// commands keep using it rather than taking the node down.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

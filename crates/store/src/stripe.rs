@@ -127,7 +127,7 @@ impl Stripe {
     pub(crate) fn load_value(&self, db: usize, idx: usize) {
         if let Some((_, e)) = self.dbs[db].get_index(idx) {
             if let Value::Raw(crate::value::Str::Heap(b)) = &e.value {
-                std::hint::black_box(b.first());
+                std::hint::black_box(b.first().copied());
             }
         }
     }
