@@ -616,6 +616,7 @@ fn execute_all(
         prefetch_batch(
             node,
             state.db,
+            &mut state.name_cache,
             buf,
             &Limits { max_bulk_len: live.proto_max_bulk_len, authenticated: state.authenticated },
         );
@@ -689,7 +690,8 @@ thread_local! {
 /// is its first argument) are handed to [`cachet_store::Keyspace::prefetch`], so their lookups'
 /// cache misses overlap instead of each command waiting for its own. Parsing here is a
 /// read-ahead only: errors and incomplete requests end it, and execution parses again.
-fn prefetch_batch(node: &Node, db: usize, buf: &[u8], limits: &Limits) {
+/// Names go through the connection's own name cache, which execution then finds warm.
+fn prefetch_batch(node: &Node, db: usize, names: &mut cmd::NameCache, buf: &[u8], limits: &Limits) {
     let skip = PREFETCH_SKIP.get();
     if skip > 0 {
         PREFETCH_SKIP.set(skip - 1);
@@ -698,27 +700,15 @@ fn prefetch_batch(node: &Node, db: usize, buf: &[u8], limits: &Limits) {
     LOOKAHEAD.with_borrow_mut(|p| {
         let mut hashes = [0u64; 32];
         let (mut n, mut pos, mut parsed) = (0, 0, 0);
-        // The last command name seen (a pipeline is mostly one command) and whether its first
-        // key is its first argument.
-        let (mut last, mut last_len, mut keyed) = ([0u8; 16], usize::MAX, false);
         // At most 32 keys, and a bounded read-ahead over requests without one (PINGs).
         while n < hashes.len() && parsed < 2 * hashes.len() && pos < buf.len() {
             let Ok(Parsed::Request { consumed }) = p.parse(&buf[pos..], limits) else { break };
             parsed += 1;
             let args = p.args(&buf[pos..]);
-            if args.len() >= 2 {
-                let name = args.get(0);
-                if name.len() != last_len || name != &last[..last_len.min(16)] {
-                    keyed = cmd::lookup(name).is_some_and(|i| cmd::COMMANDS[i].first_key == 1);
-                    last_len = if name.len() <= last.len() { name.len() } else { usize::MAX };
-                    if last_len != usize::MAX {
-                        last[..name.len()].copy_from_slice(name);
-                    }
-                }
-                if keyed {
-                    hashes[n] = node.keyspace.hash(args.get(1));
-                    n += 1;
-                }
+            let keyed = |i: usize| cmd::COMMANDS[i].first_key == 1;
+            if args.len() >= 2 && cmd::lookup_cached(args.get(0), names).is_some_and(keyed) {
+                hashes[n] = node.keyspace.hash(args.get(1));
+                n += 1;
             }
             pos += consumed;
         }

@@ -871,20 +871,21 @@ impl NameCache {
     }
 }
 
+/// [`lookup`] through a connection's [`NameCache`].
+pub fn lookup_cached(name: &[u8], cache: &mut NameCache) -> Option<usize> {
+    if let Some(i) = cache.get(name) {
+        return Some(i);
+    }
+    let i = lookup(name)?;
+    cache.put(name, i);
+    Some(i)
+}
+
 /// [`resolve`], with the connection's [`NameCache`] when there is one.
 pub fn resolve_with(args: &Args, cache: Option<&mut NameCache>) -> Result<Resolved, String> {
     let name = args.get(0);
     let found = match cache {
-        Some(c) => match c.get(name) {
-            Some(i) => Some(i),
-            None => {
-                let i = lookup(name);
-                if let Some(i) = i {
-                    c.put(name, i);
-                }
-                i
-            }
-        },
+        Some(c) => lookup_cached(name, c),
         None => lookup(name),
     };
     let Some(idx) = found else {
